@@ -1,0 +1,74 @@
+import type * as tf from '@tensorflow/tfjs';
+
+/**
+ * The training-engine interface: everything that trains the part after the cut goes through it,
+ * so a faster engine (ONNX training graphs on onnxruntime) can replace TF.js without touching
+ * data, callbacks or the CLI.
+ */
+export type OptimizerType = 'adam' | 'sgd' | 'adamw';
+
+export interface OptimizerConfig {
+  type: OptimizerType;
+  /** Base learning rate; schedules override it per step through `trainStep(batch, lr)`. */
+  lr: number;
+  momentum?: number; // sgd
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** Decoupled weight decay (adamw) or L2 added to the gradient (sgd/adam). */
+  weightDecay?: number;
+}
+
+/** A parameter group: layers trained at `lrMultiplier` × the step's learning rate. */
+export interface ParamGroup {
+  name: string;
+  /** Layer names in this group. Layers in no group use multiplier 1. */
+  layers: string[];
+  lrMultiplier: number;
+}
+
+export interface EngineOptions {
+  optimizer: OptimizerConfig;
+  groups?: ParamGroup[];
+  labelSmoothing?: number;
+  /** Per-class loss weights (length = classes). */
+  classWeights?: number[];
+  /** Split each batch into micro-batches of at most this size and accumulate gradients. */
+  microBatch?: number;
+  /** Train BatchNormalization statistics of trainable BN layers (default true; frozen BN never). */
+  trainBatchNormStats?: boolean;
+  seed?: number;
+}
+
+/** One batch: x is NHWC (or [n, features]) float32, y integer class ids. */
+export interface StepBatch {
+  x: Float32Array;
+  xShape: number[];
+  y: Int32Array;
+}
+
+export interface StepResult {
+  /** Mean loss over the batch. */
+  loss: number;
+  /** Correct top-1 predictions in the batch. */
+  correct: number;
+  count: number;
+}
+
+export interface TrainingEngine {
+  readonly name: string;
+  /** One optimisation step at base learning rate `lr` (group multipliers applied inside). */
+  trainStep(batch: StepBatch, lr: number): Promise<StepResult>;
+  /** Class probabilities, row-major [n, classes]. Inference mode (dropout off, BN moving stats). */
+  predict(x: Float32Array, xShape: number[]): Promise<Float32Array>;
+  /** Loss and accuracy without updating anything. */
+  evaluate(batch: StepBatch): Promise<StepResult>;
+  /** Snapshot / restore of all weights (early stopping's restore-best). */
+  getWeights(): Float32Array[];
+  setWeights(w: Float32Array[]): void;
+  /** Make sure the TF.js model holds the trained weights (a no-op for the TF.js engine). */
+  syncToModel(): Promise<void>;
+  dispose(): void;
+}
+
+export type EngineFactory = (model: tf.LayersModel, opts: EngineOptions) => Promise<TrainingEngine>;
