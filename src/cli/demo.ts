@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { runDemo } from '../pipeline/demo.js';
+import { eventPrinter } from './train.js';
+
+export const DEMO_DATA = fileURLToPath(new URL('../../data/demo/fashion-mnist', import.meta.url));
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('train a real classifier on the bundled Fashion-MNIST sample with the embedded MobileNetV2, and the same from scratch')
+    .option('--out <dir>', 'model directory to write', 'graft-demo-model')
+    .option('--epochs <n>', 'head epochs', (v) => Number(v), 8)
+    .option('--scratch-epochs <n>', 'epochs of the from-scratch baseline', (v) => Number(v), 8)
+    .option('--no-scratch', 'skip the from-scratch baseline')
+    .option('--quiet', 'only the summary')
+    .action(async (o: { out: string; epochs: number; scratchEpochs: number; scratch: boolean; quiet?: boolean }) => {
+      const r = await runDemo({ data: DEMO_DATA, ...o, onEvent: eventPrinter(o.quiet) });
+      process.stdout.write(r.summary + '\n');
+    });
+}

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { embedImages } from '../pipeline/embed.js';
+import { terminalProgress } from './progress.js';
+
+export function registerEmbed(program: Command): void {
+  program
+    .command('embed <images...>')
+    .description('pooled feature vectors of images (files or folders), computed on onnxruntime')
+    .option('--backbone <name>', 'architecture from `graft models`', 'mobilenet_v2')
+    .option('--weights <src>', 'imagenet | nsfwjs | none | path | URL', 'nsfwjs')
+    .addOption(new Option('--pooling <p>', 'global pooling').choices(['avg', 'max']).default('avg'))
+    .option('--batch-size <n>', 'images per onnxruntime batch', (v) => Number(v), 16)
+    .option('--json', 'print JSON')
+    .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean }) => {
+      const bar = terminalProgress();
+      const r = await embedImages(images, { ...o, onProgress: o.json ? undefined : bar });
+      for (const f of r.failed) process.stderr.write(`skipped ${f.path}: ${f.reason}\n`);
+      if (o.json) {
+        const out = {
+          backbone: r.backbone,
+          weights: r.weights,
+          dims: r.dims,
+          inputSize: r.inputSize,
+          preprocess: r.preprocess,
+          embeddings: r.embeddings.map((e) => ({ path: e.path, embedding: Array.from(e.embedding, (v) => Math.round(v * 1e6) / 1e6) })),
+          failed: r.failed,
+        };
+        process.stdout.write(JSON.stringify(out) + '\n');
+      } else {
+        for (const e of r.embeddings) {
+          process.stdout.write(`${e.path}\t[${Array.from(e.embedding.slice(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${r.dims} dims)\n`);
+        }
+      }
+      if (r.embeddings.length === 0) process.exitCode = 1;
+    });
+}

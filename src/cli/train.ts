@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { trainClassifier, type TrainEvent } from '../pipeline/train.js';
+import { parseTrainOptions, readConfigFile } from '../pipeline/options.js';
+import { terminalProgress } from './progress.js';
+
+const num = (v: string) => Number(v);
+const intList = (v: string) => v.split(',').filter(Boolean).map(Number);
+
+/** Options shared by `train` and `lr-find`. */
+export function addTrainOptions(cmd: Command): Command {
+  return cmd
+    .option('--backbone <name>', 'architecture from `graft models`', undefined)
+    .option('--weights <src>', "imagenet | nsfwjs | none | path (.h5, model.json) | https:// URL")
+    .option('--cut <layer>', "layer or block to cut the backbone at (default: its feature layer)")
+    .option('--epochs <n>', 'epochs of head training', num)
+    .option('--batch-size <n>', 'batch size', num)
+    .option('--lr <rate>', 'learning rate (peak rate for one-cycle)', num)
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['adam', 'sgd', 'adamw']))
+    .option('--momentum <m>', 'SGD momentum', num)
+    .option('--weight-decay <wd>', 'weight decay', num)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine', 'one-cycle']))
+    .option('--label-smoothing <e>', 'label smoothing', num)
+    .addOption(new Option('--class-weights <mode>', 'loss weights for imbalanced folders').choices(['balanced', 'none']))
+    .option('--hidden <units>', 'hidden Dense layers of the head, e.g. 256 or 512,128', intList)
+    .option('--dropout <p>', 'dropout before the classifier', num)
+    .addOption(new Option('--pooling <p>', 'pooling of the feature map').choices(['avg', 'max']))
+    .option('--fine-tune-blocks <n>', 'then unfreeze the top N named blocks (fine-tune recipe)', num)
+    .option('--fine-tune-epochs <n>', 'epochs of the fine-tune stage (default: half of --epochs)', num)
+    .option('--lr-decay <f>', 'discriminative rate ratio between successive blocks', num)
+    .option('--augment', 'training augmentation (flip, crop, rotation, colour)')
+    .option('--seed <s>', 'random seed', num)
+    .option('--val-split <f>', 'fraction held out for validation', num)
+    .option('--val <dir>', 'explicit validation folder or manifest')
+    .option('--test <dir>', 'test folder or manifest (reported instead of validation)')
+    .option('--input-size <px>', 'input size (default: the weights\' size; from scratch: the images\' own)', num)
+    .option('--early-stopping <patience>', 'stop when validation loss stalls (restores best weights)', num)
+    .option('--train-bn-stats', 'keep training BatchNormalization statistics of unfrozen layers')
+    .option('--micro-batch <n>', 'split batches for gradient accumulation (memory)', num)
+    .option('--no-report', 'do not write report.html')
+    .option('--no-onnx', 'do not write model.onnx')
+    .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')
+    .option('--config <file>', 'read options from a JSON or YAML file (flags override it)')
+    .option('--quiet', 'no progress output');
+}
+
+/** Turn commander's parsed flags (+ --config file) into validated training options. */
+export function collectTrainOptions(data: string, flags: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const fromFile = typeof flags.config === 'string' ? readConfigFile(flags.config) : {};
+  const merged: Record<string, unknown> = { ...fromFile, data, ...extra };
+  for (const [k, v] of Object.entries(flags)) {
+    if (k === 'config' || v === undefined) continue;
+    merged[k] = v;
+  }
+  // commander's --no-x defaults to true; only override the file when the flag was given.
+  if (flags.report === true && 'report' in fromFile) merged.report = fromFile.report;
+  if (flags.onnx === true && 'onnx' in fromFile) merged.onnx = fromFile.onnx;
+  return merged;
+}
+
+export function eventPrinter(quiet = false): (e: TrainEvent) => void {
+  const bar = terminalProgress();
+  return (e) => {
+    if (quiet && e.type !== 'warning') return;
+    if (e.type === 'progress') {
+      if (e.label) bar({ type: e.loaded === e.total ? 'done' : 'progress', label: e.label, loaded: e.loaded, total: e.total, unit: ' images' });
+      return;
+    }
+    const prefix = e.type === 'stage' ? '==> ' : e.type === 'warning' ? 'warning: ' : '    ';
+    process.stderr.write(`${prefix}${e.message}\n`);
+  };
+}
+
+export function registerTrain(program: Command): void {
+  const cmd = program
+    .command('train <data>')
+    .description('train a classifier on a folder of images (one sub-folder per class) or a CSV/JSON manifest')
+    .requiredOption('--out <dir>', 'model directory to write');
+  addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
+    const opts = parseTrainOptions(collectTrainOptions(data, flags), 'train options');
+    const r = await trainClassifier(opts, eventPrinter(opts.quiet));
+    const m = r.manifest.metrics;
+    process.stdout.write(
+      `${String(m.split)} accuracy ${(Number(m.accuracy) * 100).toFixed(1)}% on ${String(m.count)} images; model written to ${r.outDir} (${r.seconds.toFixed(1)} s, backbone ran on ${r.backboneRuns} images)\n`,
+    );
+    if (r.skipped.length) {
+      process.stdout.write(`${r.skipped.length} file(s) skipped:\n${r.skipped.map((s) => `  ${s.path}: ${s.reason}`).join('\n')}\n`);
+    }
+  });
+}

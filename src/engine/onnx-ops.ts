@@ -1,0 +1,147 @@
+import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import type { GraphBuilder } from './onnx-graph.js';
+
+/**
+ * One tensor of the ONNX graph under construction. `shape` is always the TF.js (channels-last)
+ * shape with the batch first; `cf` says whether a rank-4 value is stored NCHW in the graph.
+ */
+export interface Val {
+  name: string;
+  shape: (number | null)[];
+  cf: boolean;
+}
+
+/** What a layer converter may use: the builder and memoised layout changes. */
+export interface Ctx {
+  g: GraphBuilder;
+  /** The same value stored NCHW (rank 4 only; a Transpose is added once, then reused). */
+  toCf(v: Val): Val;
+  /** The same value stored as TF.js stores it (channels last). */
+  toLast(v: Val): Val;
+}
+
+/** Permutes a dense row-major array: out[idx permuted] = in[idx]; `perm` as in numpy.transpose. */
+export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const inStrides = strides(shape);
+  const out = new Float32Array(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  // Walk the output in order; the input offset is the dot product with permuted input strides.
+  const ps = perm.map((p) => inStrides[p]);
+  for (let o = 0; o < out.length; o++) {
+    let off = 0;
+    for (let d = 0; d < rank; d++) off += idx[d] * ps[d];
+    out[o] = data[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < outShape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function strides(shape: number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+/** A layer weight as a fresh Float32Array (TF.js layer fields: kernel, bias, gamma, ...). */
+export function weight(layer: tf.layers.Layer, field: string): { data: Float32Array; shape: number[] } | undefined {
+  const v = (layer as unknown as Record<string, { read(): tf.Tensor } | null | undefined>)[field];
+  if (!v || typeof v.read !== 'function') return undefined;
+  const t = v.read();
+  return { data: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape.slice() };
+}
+
+export function mustWeight(layer: tf.layers.Layer, field: string): { data: Float32Array; shape: number[] } {
+  const w = weight(layer, field);
+  if (!w) throw new GraftError('E_ONNX_WEIGHTS', `Layer "${layer.name}" (${layer.getClassName()}) has no weight "${field}"; it must be built before export.`, 'Call model.predict once or build the model with a fixed input shape.');
+  return w;
+}
+
+/** Per-channel constant shaped to broadcast over the channel axis of `v` as stored. */
+export function chanConst(ctx: Ctx, base: string, data: Float32Array | number[], v: Val): string {
+  const n = data.length;
+  const dims = v.cf && v.shape.length === 4 ? [n, 1, 1] : [n];
+  return ctx.g.constFloat(base, data, dims);
+}
+
+/** Maps a channels-last axis of a rank-4 tensor to its position in NCHW storage. */
+export function cfAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (rank !== 4) return a;
+  return [0, 2, 3, 1][a];
+}
+
+/** Explicit begin/end pads with TF's 'same' rule (the odd pixel goes at the end). */
+export function samePads(inSize: number, k: number, stride: number, dilation: number): [number, number] {
+  const out = Math.ceil(inSize / stride);
+  const eff = (k - 1) * dilation + 1;
+  const total = Math.max((out - 1) * stride + eff - inSize, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/**
+ * Spatial attributes for Conv/MaxPool/AveragePool: explicit pads when H and W are known (exact TF
+ * semantics), otherwise ONNX SAME_UPPER, which places the extra pixel at the end as TF does.
+ */
+export function spatialAttrs(padding: string, shape: (number | null)[], k: number[], s: number[], d: number[], layer: tf.layers.Layer): Record<string, string | number[]> {
+  if (padding === 'valid') return { pads: [0, 0, 0, 0] };
+  if (padding !== 'same') {
+    throw new GraftError('E_ONNX_UNSUPPORTED', `Layer "${layer.name}" (${layer.getClassName()}) uses padding "${padding}"; ONNX export supports 'same' and 'valid'.`);
+  }
+  const [h, w] = [shape[1], shape[2]];
+  if (h == null || w == null) return { auto_pad: 'SAME_UPPER' };
+  const [t, b] = samePads(h, k[0], s[0], d[0]);
+  const [l, r] = samePads(w, k[1], s[1], d[1]);
+  return { pads: [t, l, b, r] };
+}
+
+/** Applies a TF.js activation by its serialized name. */
+export function activation(ctx: Ctx, v: Val, act: string | undefined | null, out: string, layer: tf.layers.Layer): Val {
+  const g = ctx.g;
+  const same = (name: string): Val => ({ ...v, name });
+  switch (act ?? 'linear') {
+    case 'linear':
+      return v;
+    case 'relu':
+      return same(g.node('Relu', [v.name], {}, out));
+    case 'relu6':
+      return same(g.node('Clip', [v.name, g.constFloat(`${out}/min`, [0], []), g.constFloat(`${out}/max`, [6], [])], {}, out));
+    case 'sigmoid':
+      return same(g.node('Sigmoid', [v.name], {}, out));
+    case 'hardSigmoid': // TF.js: clip(0.2x + 0.5, 0, 1), ONNX HardSigmoid's defaults
+      return same(g.node('HardSigmoid', [v.name], { alpha: 0.2, beta: 0.5 }, out));
+    case 'tanh':
+      return same(g.node('Tanh', [v.name], {}, out));
+    case 'softplus':
+      return same(g.node('Softplus', [v.name], {}, out));
+    case 'softsign':
+      return same(g.node('Softsign', [v.name], {}, out));
+    case 'selu':
+      return same(g.node('Selu', [v.name], { alpha: 1.6732632423543772, gamma: 1.0507009873554805 }, out));
+    case 'elu':
+      return same(g.node('Elu', [v.name], { alpha: 1 }, out));
+    case 'swish':
+    case 'silu': {
+      const s = g.node('Sigmoid', [v.name], {}, `${out}/sigmoid`);
+      return same(g.node('Mul', [v.name, s], {}, out));
+    }
+    case 'softmax':
+    case 'logSoftmax': {
+      // Softmax over TF.js' last axis: the channel axis, which sits at 1 in NCHW storage.
+      const op = act === 'softmax' ? 'Softmax' : 'LogSoftmax';
+      return same(g.node(op, [v.name], { axis: v.cf ? 1 : -1 }, out));
+    }
+    default:
+      throw new GraftError(
+        'E_ONNX_UNSUPPORTED',
+        `Layer "${layer.name}" (${layer.getClassName()}) uses activation "${act}", which the ONNX exporter does not convert.`,
+        'Supported activations: linear, relu, relu6, sigmoid, hardSigmoid, tanh, softplus, softsign, selu, elu, swish, silu, softmax, logSoftmax.',
+      );
+  }
+}

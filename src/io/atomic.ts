@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+/**
+ * Write a file so that readers see either the old content or the new one, never a torn file:
+ * a temporary file in the same folder, fsync, then rename over the target.
+ *
+ * @example
+ * await atomicWrite('out/graft.json', JSON.stringify(manifest, null, 2));
+ */
+export async function atomicWrite(target: string, data: string | Uint8Array): Promise<void> {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fs.promises.rename(tmp, target);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Synchronous twin of {@link atomicWrite} for exit paths. */
+export function atomicWriteSync(target: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, target);
+}
+
+/**
+ * Replace a whole directory at once: the caller fills a staging folder beside `target`, then this
+ * swaps it in. If anything fails before the swap, `target` is untouched.
+ */
+export async function withStagedDir<T>(target: string, fill: (staging: string) => Promise<T>): Promise<T> {
+  const parent = path.dirname(path.resolve(target));
+  fs.mkdirSync(parent, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.staging-`));
+  try {
+    const r = await fill(staging);
+    if (fs.existsSync(target)) {
+      const old = `${staging}.old`;
+      fs.renameSync(target, old);
+      fs.renameSync(staging, target);
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(staging, target);
+    }
+    return r;
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { GraftError } from '../errors.js';
+import { readManifest } from '../io/manifest.js';
+import { atomicWrite } from '../io/atomic.js';
+import { exportOnnx } from '../engine/onnx-export.js';
+import { fileSaveHandler } from '../io/tfjs-files.js';
+import { loadModelDir } from './model-dir.js';
+
+/**
+ * Write a model directory's network as a stock TF.js layers model (`model.json` + `weights.bin`)
+ * or as one ONNX graph (`model.onnx`: raw RGB [0,255] NHWC float32 in, class probabilities out),
+ * with `graft.json` beside it for class names and preprocessing.
+ *
+ * @example
+ * await exportModelDir('my-model', 'onnx', 'web/model');
+ */
+export async function exportModelDir(modelDir: string, format: 'tfjs' | 'onnx', out: string): Promise<string[]> {
+  if (format !== 'tfjs' && format !== 'onnx') {
+    throw new GraftError('E_EXPORT_FORMAT', `Unknown export format. Received: format=${String(format)}.`, 'Should be one of: tfjs, onnx.');
+  }
+  const manifest = readManifest(modelDir);
+  const { model } = await loadModelDir(modelDir);
+  try {
+    fs.mkdirSync(out, { recursive: true });
+    const written: string[] = [];
+    if (format === 'tfjs') {
+      await model.save(fileSaveHandler(path.join(out, 'model.json')));
+      written.push(path.join(out, 'model.json'), path.join(out, 'weights.bin'));
+    } else {
+      const bytes = exportOnnx(model, { preprocess: manifest.preprocess, name: `graft_${manifest.backbone.name}` });
+      await atomicWrite(path.join(out, 'model.onnx'), bytes);
+      written.push(path.join(out, 'model.onnx'));
+    }
+    if (path.resolve(out) !== path.resolve(modelDir)) {
+      const m = { ...manifest, files: { tfjs: 'model.json', onnx: format === 'onnx' ? 'model.onnx' : undefined } };
+      await atomicWrite(path.join(out, 'graft.json'), JSON.stringify(m, null, 2) + '\n');
+      written.push(path.join(out, 'graft.json'));
+    }
+    return written;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { GraftError } from '../errors.js';
+
+/**
+ * Everything `graft train` (and `trainClassifier`) accepts. The CLI flags, a `--config` file
+ * (JSON or YAML) and library calls all go through this one schema, so they validate alike.
+ */
+export const trainOptionsSchema = z
+  .object({
+    data: z.string().min(1),
+    out: z.string().min(1),
+    backbone: z.string().default('mobilenet_v2'),
+    weights: z.string().default('nsfwjs'),
+    /** Layer or block to cut at (default: the backbone's feature layer). */
+    cut: z.string().optional(),
+    epochs: z.number().int().min(1).default(10),
+    batchSize: z.number().int().min(1).default(32),
+    lr: z.number().positive().default(1e-3),
+    optimizer: z.enum(['adam', 'sgd', 'adamw']).default('adam'),
+    momentum: z.number().min(0).max(1).default(0.9),
+    weightDecay: z.number().min(0).default(0),
+    schedule: z.enum(['constant', 'cosine', 'one-cycle']).default('one-cycle'),
+    labelSmoothing: z.number().min(0).max(0.5).default(0),
+    classWeights: z.union([z.literal('balanced'), z.literal('none')]).default('none'),
+    hidden: z.array(z.number().int().positive()).default([]),
+    dropout: z.number().min(0).max(0.95).default(0.2),
+    pooling: z.enum(['avg', 'max']).default('avg'),
+    /** Fine-tune recipe: after the head, unfreeze the top N named blocks. */
+    fineTuneBlocks: z.number().int().min(0).default(0),
+    fineTuneEpochs: z.number().int().min(0).optional(),
+    /** Learning-rate ratio between successive earlier blocks (discriminative rates). */
+    lrDecay: z.number().positive().max(1).default(0.5),
+    fineTuneLrFactor: z.number().positive().max(1).default(0.1),
+    augment: z.boolean().default(false),
+    seed: z.number().int().default(42),
+    valSplit: z.number().min(0).max(0.9).default(0.2),
+    val: z.string().optional(),
+    test: z.string().optional(),
+    inputSize: z.number().int().min(32).optional(),
+    earlyStopping: z.number().int().min(0).default(0),
+    trainBnStats: z.boolean().default(false),
+    microBatch: z.number().int().min(1).optional(),
+    report: z.boolean().default(true),
+    onnx: z.boolean().default(true),
+    cacheDir: z.string().optional(),
+    quiet: z.boolean().default(false),
+  })
+  .strict();
+
+export type TrainOptions = z.input<typeof trainOptionsSchema>;
+export type ResolvedTrainOptions = z.output<typeof trainOptionsSchema>;
+
+/** Validate options; every problem is listed with its path and what was received. */
+export function parseTrainOptions(raw: unknown, origin = 'options'): ResolvedTrainOptions {
+  const r = trainOptionsSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new GraftError('E_BAD_OPTIONS', `Invalid ${origin}:\n${lines.join('\n')}`, 'See `graft train --help` for every option and its range.');
+}
+
+/** Read a --config file (JSON or YAML by extension) into a plain object. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) throw new GraftError('E_NO_CONFIG', `Config file not found: ${file}`);
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    const ext = path.extname(file).toLowerCase();
+    const v = ext === '.yaml' || ext === '.yml' ? YAML.parse(text) : JSON.parse(text);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('top level must be an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new GraftError('E_BAD_CONFIG', `Cannot parse ${file}: ${(e as Error).message}`, 'Use JSON (.json) or YAML (.yaml/.yml) with option names as in `graft train --help` (camelCase).');
+  }
+}

@@ -1,0 +1,377 @@
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { GraftError } from '../errors.js';
+import { initTf } from '../engine/backend.js';
+import '../engine/wasm-grads.js';
+import { createModel, getModelSpec } from '../zoo/registry.js';
+import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
+import { cutModel, splitAt } from '../transfer/surgery.js';
+import { addHead } from '../transfer/head.js';
+import { createTfjsEngine } from '../train/tfjs-engine.js';
+import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
+import { fit, type Callback, type EpochLogs } from '../train/fit.js';
+import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
+import { earlyStopping, progressBar, jsonlLogger } from '../train/callbacks/index.js';
+import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
+import type { DatasetItem } from '../data/dataset.js';
+import { hashItems } from '../data/hash.js';
+import { loadSplits } from '../data/split.js';
+import { resolveAugment, augmentPixels } from '../data/augment.js';
+import { Rng, deriveSeed } from '../data/rng.js';
+import { FrozenBackbone } from '../engine/ort.js';
+import { extractFeatures, pixelExtractor, type Extractor, type LabeledItem } from './features.js';
+import { featureSource, predictFeatures, concatRows, type FeatureSet } from './sources.js';
+import { parseTrainOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+import { cachedExtract } from './feature-store.js';
+import { saveModelDir, type SaveInputs } from './model-dir.js';
+import type { GraftManifest } from '../io/manifest.js';
+import { GRAFT_VERSION } from '../io/manifest.js';
+import { probeImageSize } from './probe.js';
+
+export interface TrainEvent {
+  type: 'stage' | 'info' | 'warning' | 'progress';
+  message: string;
+  loaded?: number;
+  total?: number;
+  label?: string;
+}
+
+export interface TrainResult {
+  outDir: string;
+  manifest: GraftManifest;
+  evaluation: Evaluation;
+  history: EpochLogs[];
+  /** How many images went through the frozen backbone in this run (0 when all were cached). */
+  backboneRuns: number;
+  skipped: { path: string; reason: string }[];
+  seconds: number;
+}
+
+/** Data split into the sets one training run needs; class labels aligned to `classes`. */
+export interface PreparedData {
+  classes: string[];
+  train: DatasetItem[];
+  val: DatasetItem[];
+  test: DatasetItem[];
+  skipped: { path: string; reason: string }[];
+  warnings: string[];
+  root: string;
+  fingerprint: string;
+}
+
+/**
+ * Read the training folder (or manifest), validate it and split it — stratified, seeded — into
+ * train / validation (and test where a test set is given). A folder holding `train/` (and
+ * optionally `val/`, `test/`) sub-folders uses those as the splits.
+ */
+export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'>): Promise<PreparedData> {
+  const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed });
+  const val = s.val?.items ?? [];
+  const test = s.test?.items ?? [];
+  if (val.length === 0) {
+    throw new GraftError('E_DATA_NO_VALIDATION', `No validation images: ${o.data} is too small to hold any out (valSplit=${o.valSplit}).`, 'Add images, raise --val-split, or pass --val <folder>.');
+  }
+  const all = [...s.train.items, ...val, ...test];
+  await hashItems(all.filter((i) => !i.hash));
+  const fp = crypto.createHash('sha256');
+  for (const it of all) fp.update(`${s.train.classes[it.label]}:${it.hash}\n`);
+  const skipped = [...s.train.skipped, ...(s.val?.skipped ?? []), ...(s.test?.skipped ?? [])];
+  return {
+    classes: s.train.classes,
+    train: s.train.items,
+    val,
+    test,
+    skipped,
+    warnings: s.warnings,
+    root: path.resolve(o.data),
+    fingerprint: fp.digest('hex'),
+  };
+}
+
+function classWeights(labels: ArrayLike<number>, k: number): number[] {
+  const counts = new Array(k).fill(0);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]!]++;
+  const n = labels.length;
+  return counts.map((c) => (c > 0 ? n / (k * c) : 0));
+}
+
+function scheduleFor(o: ResolvedTrainOptions, lr: number): Schedule {
+  if (o.schedule === 'constant') return constant(lr);
+  if (o.schedule === 'cosine') return cosine(lr);
+  return oneCycle(lr);
+}
+
+/** The fine-tune recipe's cut: the output of the block just below the top `n` blocks. */
+export function fineTuneCut(spec: ArchitectureSpec, n: number): { cut: string; blocks: string[] } {
+  const blocks = [...spec.blocks];
+  if (n >= blocks.length) {
+    throw new GraftError('E_FINE_TUNE_BLOCKS', `${spec.name} has ${blocks.length} named blocks; cannot unfreeze ${n}. Received: fineTuneBlocks=${n}.`, `Use 1..${blocks.length - 1}, or --weights none to train everything.`);
+  }
+  const unfrozen = blocks.slice(blocks.length - n);
+  return { cut: spec.blockOutput(blocks[blocks.length - n - 1]!), blocks: unfrozen };
+}
+
+/**
+ * Discriminative learning rates (fastai): the head trains at the full rate, each block below it
+ * at `decay` times the block above.
+ */
+export function discriminativeGroups(top: tf.LayersModel, spec: ArchitectureSpec, blocks: string[], decay: number): ParamGroup[] {
+  const groups: ParamGroup[] = [];
+  const byBlock = new Map<string, string[]>();
+  for (const l of top.layers) {
+    if (l.getClassName() === 'InputLayer') continue;
+    const b = spec.blockOf(l.name);
+    if (b && blocks.includes(b)) {
+      if (!byBlock.has(b)) byBlock.set(b, []);
+      byBlock.get(b)!.push(l.name);
+    }
+  }
+  const ordered = [...blocks].reverse();
+  ordered.forEach((b, i) => {
+    const layers = byBlock.get(b);
+    if (layers && layers.length) groups.push({ name: b, layers, lrMultiplier: Math.pow(decay, i + 1) });
+  });
+  return groups;
+}
+
+function engineOptions(o: ResolvedTrainOptions, labels: Int32Array, classes: number, groups?: ParamGroup[]): EngineOptions {
+  return {
+    optimizer: { type: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
+    groups,
+    labelSmoothing: o.labelSmoothing,
+    classWeights: o.classWeights === 'balanced' ? classWeights(labels, classes) : undefined,
+    microBatch: o.microBatch,
+    trainBatchNormStats: o.trainBnStats,
+    seed: o.seed,
+  };
+}
+
+function setTrainable(model: tf.LayersModel, pred: (name: string) => boolean): void {
+  for (const l of model.layers) l.trainable = pred(l.name);
+}
+
+/**
+ * Train an image classifier by transfer learning and write a model directory.
+ *
+ * Frozen backbone layers run once per image on onnxruntime (cached on disk across runs); only the
+ * part after the cut trains, in TF.js. With `fineTuneBlocks`, the fastai recipe follows: head
+ * first, then the top blocks unfrozen at lower, discriminative rates. With `weights: 'none'` the
+ * whole network trains from random initialisation (the from-scratch baseline).
+ *
+ * @example
+ * const r = await trainClassifier({ data: 'photos/', out: 'my-model', backbone: 'mobilenet_v2', weights: 'nsfwjs', epochs: 5 });
+ * console.log(r.evaluation.accuracy);
+ */
+export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent) => void = () => {}): Promise<TrainResult> {
+  const o = parseTrainOptions(raw);
+  const t0 = Date.now();
+  await initTf();
+  const say = (message: string, type: TrainEvent['type'] = 'info') => onEvent({ type, message });
+
+  say(`Reading ${o.data}`, 'stage');
+  const data = await prepareData(o);
+  for (const w of data.warnings) say(w, 'warning');
+  const classes = data.classes;
+  say(`${classes.length} classes; train ${data.train.length}, validation ${data.val.length}${data.test.length ? `, test ${data.test.length}` : ''} images; ${data.skipped.length} skipped`);
+
+  const scratch = o.weights === 'none';
+  const spec = getModelSpec(o.backbone);
+  let size: [number, number];
+  if (o.inputSize) size = [o.inputSize, o.inputSize];
+  else if (scratch) {
+    // Whole-network training in TF.js is memory-bound: default to the images' own size when smaller.
+    const own = await probeImageSize(data.train.slice(0, 16).map((i) => i.path));
+    const s = Math.max(spec.minInputSize, Math.min(spec.defaultInputShape[0], own ?? spec.defaultInputShape[0]));
+    size = [s, s];
+  } else size = [spec.defaultInputShape[0], spec.defaultInputShape[1]];
+  if (scratch && !o.inputSize && size[0] < spec.defaultInputShape[0]) {
+    say(`From scratch: training the whole network at ${size[0]}x${size[1]} (reduced from ${spec.defaultInputShape[0]}) to fit TF.js' wasm heap`, 'warning');
+  }
+
+  say(`Loading ${o.backbone} (weights: ${o.weights})`, 'stage');
+  const created = await createModel(o.backbone, { includeTop: false, weights: o.weights, inputShape: [size[0], size[1], 3], pooling: null });
+  const preprocess: PreprocessMode = created.pretrained?.preprocess ?? spec.defaultPreprocess;
+  const headCut = o.cut ?? spec.featureLayer;
+  const base = cutModel(created.model, headCut, spec);
+  const full = addHead(base, { classes: classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
+
+  const histories: EpochLogs[] = [];
+  let backboneRuns = 0;
+  const allSkipped = [...data.skipped];
+  const evalItems = data.test.length ? data.test : data.val;
+  const evalName = data.test.length ? 'test' : 'validation';
+  const stages: Record<string, unknown>[] = [];
+  const rng = new Rng(deriveSeed(o.seed, 'augment'));
+  const aug = o.augment ? resolveAugment(true) : undefined;
+  const augmentFn = aug ? (rgb: Uint8Array, h: number, w: number) => augmentPixels(rgb, h, w, aug, rng) : undefined;
+
+  const callbacks = (stage: string): Callback[] => {
+    const cbs: Callback[] = [];
+    if (!o.quiet) cbs.push(progressBar());
+    if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
+    cbs.push(jsonlLogger(path.join(path.resolve(o.out) + '.log.jsonl')));
+    return cbs;
+  };
+
+  let engine: TrainingEngine;
+  let evalFeatures: FeatureSet;
+  const dispose: (() => void)[] = [];
+  try {
+    if (scratch) {
+      say(`Training the whole network from random initialisation at ${size[0]}x${size[1]}`, 'stage');
+      const ex = pixelExtractor(size, preprocess);
+      const trainF = await extractFeatures(ex, data.train, { augment: undefined, label: 'decode train' });
+      const valF = await extractFeatures(ex, data.val, { label: 'decode validation' });
+      allSkipped.push(...trainF.skipped, ...valF.skipped);
+      engine = await createTfjsEngine(full, engineOptions(o, trainF.features.labels, classes.length));
+      const h = await fit(engine, { train: featureSource(trainF.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(valF.features, { batchSize: 64 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: callbacks('scratch') });
+      histories.push(...h.epochs.map((e) => ({ ...e, stage: 'scratch' })));
+      stages.push({ stage: 'scratch', epochs: h.epochs.length, lr: o.lr });
+      evalFeatures = data.test.length ? (await extractFeatures(ex, data.test, { label: 'decode test' })).features : valF.features;
+    } else {
+      // Stage 1: head only, on features at the head cut (or the fine-tune cut when fine-tuning).
+      const ft = o.fineTuneBlocks > 0 ? fineTuneCut(spec, o.fineTuneBlocks) : undefined;
+      const split1 = splitAt(full, headCut, spec);
+      say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage');
+      const bb1 = await FrozenBackbone.fromLayersModel(split1.frozen, { preprocess, cacheDir: o.cacheDir });
+      dispose.push(() => bb1.dispose());
+      const key1 = { backbone: bb1.hash, weights: created.weights?.sha256 ?? 'random', cut: headCut, preprocess, size };
+      const ex1: Extractor = { inputSize: size, outputShape: bb1.outputShape, run: (x, n) => bb1.run(x, n) };
+      const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
+      const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
+      backboneRuns += trainF1.computed + valF1.computed;
+      allSkipped.push(...trainF1.skipped, ...valF1.skipped);
+
+      let trainSource = featureSource(trainF1.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+      if (augmentFn) {
+        // With augmentation every epoch sees new pixels: the frozen part runs per batch on ORT.
+        trainSource = augmentedSource(ex1, data.train, o.batchSize, o.seed, augmentFn, () => backboneRuns++);
+      }
+      setTrainable(split1.top, () => true);
+      engine = await createTfjsEngine(split1.top, engineOptions(o, trainF1.features.labels, classes.length));
+      say(`Training the head (${o.epochs} epochs)`, 'stage');
+      const h1 = await fit(engine, { train: trainSource, val: featureSource(valF1.features, { batchSize: 128 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: callbacks('head') });
+      await engine.syncToModel();
+      histories.push(...h1.epochs.map((e) => ({ ...e, stage: 'head' })));
+      stages.push({ stage: 'head', epochs: h1.epochs.length, lr: o.lr, cut: headCut });
+      evalFeatures = data.test.length
+        ? (await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent })).features
+        : valF1.features;
+
+      if (ft) {
+        engine.dispose();
+        const split2 = splitAt(full, ft.cut, spec);
+        say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
+        const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
+        dispose.push(() => bb2.dispose());
+        const key2 = { ...key1, backbone: bb2.hash, cut: ft.cut };
+        const ex2: Extractor = { inputSize: size, outputShape: bb2.outputShape, run: (x, n) => bb2.run(x, n) };
+        const trainF2 = await cachedExtract(ex2, data.train, key2, { cacheDir: o.cacheDir, label: 'backbone train (fine-tune cut)', onEvent });
+        const valF2 = await cachedExtract(ex2, data.val, key2, { cacheDir: o.cacheDir, label: 'backbone validation (fine-tune cut)', onEvent });
+        backboneRuns += trainF2.computed + valF2.computed;
+        const unfrozen = new Set(split2.top.layers.map((l) => l.name));
+        setTrainable(split2.top, (n) => unfrozen.has(n));
+        const groups = discriminativeGroups(split2.top, spec, ft.blocks, o.lrDecay);
+        const ftLr = o.lr * o.fineTuneLrFactor;
+        const ftEpochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(o.epochs / 2));
+        engine = await createTfjsEngine(split2.top, { ...engineOptions(o, trainF2.features.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
+        const h2 = await fit(engine, { train: featureSource(trainF2.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: featureSource(valF2.features, { batchSize: 64 }) }, { epochs: ftEpochs, schedule: scheduleFor(o, ftLr), callbacks: callbacks('fine-tune') });
+        await engine.syncToModel();
+        histories.push(...h2.epochs.map((e) => ({ ...e, epoch: e.epoch + h1.epochs.length, stage: 'fine-tune' })));
+        stages.push({ stage: 'fine-tune', epochs: h2.epochs.length, lr: ftLr, cut: ft.cut, blocks: ft.blocks, groups: groups.map((g) => ({ name: g.name, lrMultiplier: g.lrMultiplier })) });
+        evalFeatures = data.test.length
+          ? (await cachedExtract(ex2, data.test, key2, { cacheDir: o.cacheDir, label: 'backbone test (fine-tune cut)', onEvent })).features
+          : valF2.features;
+      }
+    }
+
+    say(`Evaluating on the ${evalName} set`, 'stage');
+    const probs = concatRows(await predictFeatures((x, s) => engine.predict(x, s), evalFeatures));
+    const evaluation = evaluateProbs(probs, evalFeatures.labels, classes.length, { worst: 12 });
+    await engine.syncToModel();
+    engine.dispose();
+
+    const frozenUpTo = scratch ? null : o.fineTuneBlocks > 0 ? fineTuneCut(spec, o.fineTuneBlocks).cut : headCut;
+    const manifest: GraftManifest = {
+      graftVersion: GRAFT_VERSION,
+      createdAt: new Date().toISOString(),
+      task: 'image-classification',
+      classes,
+      inputSize: size,
+      preprocess,
+      resize: 'crop',
+      backbone: {
+        kind: 'zoo',
+        name: o.backbone,
+        weights: {
+          source: o.weights,
+          sha256: created.weights?.sha256,
+          file: created.weights?.file,
+          origin: created.pretrained?.origin,
+          license: created.pretrained?.license,
+        },
+        cut: headCut,
+        frozenUpTo,
+      },
+      head: { pooling: o.pooling, hidden: o.hidden, dropout: o.dropout, activation: 'softmax', kind: 'dense' },
+      training: { ...o, stages, engine: 'tfjs-wasm', backend: tf.getBackend(), seconds: (Date.now() - t0) / 1000, backboneRuns },
+      metrics: { split: evalName, accuracy: evaluation.accuracy, top5: evaluation.topK.find((t) => t.k === 5)?.accuracy, macroF1: evaluation.macro.f1, loss: evaluation.loss, count: evalFeatures.labels.length },
+      history: histories as unknown as Record<string, unknown>[],
+      dataset: {
+        root: data.root,
+        fingerprint: data.fingerprint,
+        counts: { train: data.train.length, val: data.val.length, test: data.test.length },
+        skipped: dedupeSkipped(allSkipped),
+        warnings: data.warnings,
+      },
+      adaptation: [],
+      files: { tfjs: 'model.json', onnx: o.onnx ? 'model.onnx' : undefined, report: o.report ? 'report.html' : undefined },
+    };
+    const inputs: SaveInputs = { model: full, manifest, evaluation, history: histories, evalPaths: evalFeatures.paths, writeOnnx: o.onnx, writeReport: o.report };
+    say(`Writing ${o.out}`, 'stage');
+    await saveModelDir(o.out, inputs);
+    return {
+      outDir: path.resolve(o.out),
+      manifest,
+      evaluation,
+      history: histories,
+      backboneRuns,
+      skipped: manifest.dataset.skipped,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    for (const d of dispose) d();
+    created.model.dispose();
+  }
+}
+
+function dedupeSkipped(list: { path: string; reason: string }[]): { path: string; reason: string }[] {
+  const seen = new Set<string>();
+  return list.filter((s) => (seen.has(s.path) ? false : (seen.add(s.path), true)));
+}
+
+/** A training source that decodes, augments and runs the frozen backbone for every batch. */
+function augmentedSource(
+  ex: Extractor,
+  items: LabeledItem[],
+  batchSize: number,
+  seed: number,
+  augment: (rgb: Uint8Array, h: number, w: number) => Uint8Array,
+  onImage: () => void,
+) {
+  return {
+    size: Math.ceil(items.length / batchSize),
+    async *batches(epoch: number) {
+      const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).shuffle(items.map((_, i) => i));
+      for (let s = 0; s < order.length; s += batchSize) {
+        const chunk = order.slice(s, s + batchSize).map((i) => items[i]!);
+        const r = await extractFeatures(ex, chunk, { augment, batchSize });
+        for (let k = 0; k < chunk.length; k++) onImage();
+        if (r.features.labels.length === 0) continue;
+        yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };
+      }
+    },
+  };
+}
