@@ -1,12 +1,3 @@
-import { initTf, tf } from './src/engine/backend.js';
-import { getModelSpec } from './src/zoo/registry.js';
-import { saveModelAsKerasH5, readKerasH5, loadKerasWeightsByName } from './src/weights/keras-h5.js';
-await initTf();
-const spec = getModelSpec('efficientnet_b0');
-const a = spec.build({ includeTop: false, inputShape: [64, 64, 3], weights: null });
-await saveModelAsKerasH5(a, '/tmp/wt/eff.h5');
-const w = await readKerasH5('/tmp/wt/eff.h5');
-console.log([...w].filter(([k]) => k.startsWith('normaliz')).map(([k, v]) => [k, v.map((e) => `${e.name} [${e.shape}]`)]));
-const b = spec.build({ includeTop: false, inputShape: [64, 64, 3], weights: null });
-const r = loadKerasWeightsByName(b, w);
-console.log(r.loaded.length, r.skipped, r.unused, r.renamed);
+let t = Date.now();
+const tf = await import('@tensorflow/tfjs'); console.log('tf', Date.now() - t); t = Date.now();
+const h = await import('h5wasm/node'); console.log('import', Date.now() - t); t = Date.now();

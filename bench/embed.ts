@@ -53,6 +53,8 @@ function ortVersion(): string {
   return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
+const sig = (x: number) => Number(x.toPrecision(3));
+const load1 = () => Number(os.loadavg()[0]!.toFixed(2));
 const log = (msg: string) => process.stderr.write(msg + '\n');
 
 /** A fixed pseudo-random batch in [-1, 1] ('tf' preprocessing range), the same for every engine. */
@@ -72,8 +74,13 @@ interface ModelResult {
   batch: number;
   setupSec: Record<string, number>;
   engines: EngineResult[];
-  /** Max |ORT − TF.js| over the pooled features of the same batch (proves they compute the same). */
-  ortVsTfjsMaxAbsDiff?: number;
+  /** 1-minute load average when this model's timing started (2 cores: above ~2 means contention). */
+  loadAvg1: number;
+  /**
+   * Max |ORT − TF.js| over the pooled features of the same batch, absolute and relative to
+   * max |TF.js| (random-init features can be tiny: MobileNetV2's are ~1e-11).
+   */
+  ortVsTfjs?: { maxAbsDiff: number; maxAbsRef: number; relDiff: number };
   torchBest?: { layout: string; median: number };
   ratios: { ortOverTorchBest?: number; ortOverTfjs?: number };
   target: { ortOverTorchBest: number; met?: boolean };
@@ -87,7 +94,7 @@ async function benchModel(name: string, peer: TorchPeer | undefined, cacheDir: s
   const { target, tfjsHeavy } = MODELS[name]!;
   const size = sizeOf(name);
   const p = plans(tfjsHeavy);
-  const res: ModelResult = { model: name, size, batch: BATCH, setupSec: {}, engines: [], ratios: {}, target: { ortOverTorchBest: target } };
+  const res: ModelResult = { model: name, size, batch: BATCH, loadAvg1: load1(), setupSec: {}, engines: [], ratios: {}, target: { ortOverTorchBest: target } };
   const timed = async <T>(key: string, f: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
     const v = await f();
@@ -96,28 +103,35 @@ async function benchModel(name: string, peer: TorchPeer | undefined, cacheDir: s
   };
 
   const model = await timed('buildLayersModel', () => buildModel(name, { includeTop: false, pooling: 'avg', inputShape: [size, size, 3] }));
-  const backbone = await timed('ortExportAndSession', () => FrozenBackbone.fromLayersModel(model, { threads: THREADS, cacheDir, verify: false }));
-  if (peer) await timed('torchLoad', () => peer.load(name, size, BATCH));
-  const x = inputBatch(BATCH, size);
-  const ort = ortEngine(backbone, x, BATCH);
-  const tfjs = tfjsEngine(tf, model, x, [BATCH, size, size, 3]);
-  const list: [Engine, SamplePlan][] = [[ort, p.ort], [tfjs, p.tfjs]];
-  if (peer) list.push([torchEngine(peer, name, 'contiguous'), p.torch], [torchEngine(peer, name, 'channels_last'), p.torch]);
+  let backbone: FrozenBackbone | undefined;
+  let tfjs: ReturnType<typeof tfjsEngine> | undefined;
+  let ort: ReturnType<typeof ortEngine> | undefined;
   try {
+    backbone = await timed('ortExportAndSession', () => FrozenBackbone.fromLayersModel(model, { threads: THREADS, cacheDir, verify: false }));
+    if (peer) await timed('torchLoad', () => peer.load(name, size, BATCH));
+    const x = inputBatch(BATCH, size);
+    ort = ortEngine(backbone, x, BATCH);
+    tfjs = tfjsEngine(tf, model, x, [BATCH, size, size, 3]);
+    const list: [Engine, SamplePlan][] = [[ort, p.ort], [tfjs, p.tfjs]];
+    if (peer) list.push([torchEngine(peer, name, 'contiguous'), p.torch], [torchEngine(peer, name, 'channels_last'), p.torch]);
     res.engines = await interleave(list, {
       batch: BATCH,
       minSampleSec: p.minSampleSec,
       onSample: (e, ips, r) => log(`  [${name}] round ${r + 1}: ${e.label.padEnd(22)} ${fmtRate(ips)} img/s`),
     });
   } finally {
-    tfjs.dispose();
+    tfjs?.dispose();
     model.dispose();
-    backbone.dispose();
+    backbone?.dispose();
     if (peer) await peer.unload(name);
   }
   const a = ort.lastOutput();
   const b = tfjs.lastOutput();
-  if (a && b) res.ortVsTfjsMaxAbsDiff = Number(maxAbsDiff(a, b).toExponential(2));
+  if (a && b) {
+    const diff = maxAbsDiff(a, b);
+    const ref = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    res.ortVsTfjs = { maxAbsDiff: sig(diff), maxAbsRef: sig(ref), relDiff: sig(ref > 0 ? diff / ref : diff) };
+  }
 
   const med = (id: string) => res.engines.find((e) => e.id === id)?.median;
   const torch = res.engines.filter((e) => e.id.startsWith('torch_')).sort((u, v) => v.median - u.median)[0];
@@ -152,7 +166,11 @@ function tables(results: ModelResult[]): string {
       r.engines.map((e) => [r.model, e.label, fmtRate(e.median), fmtRate(e.min), fmtRate(e.max), String(e.n), String(e.batchesPerSample)]),
     ),
   );
-  return `Images/s (median), batch ${BATCH}, random weights:\n\n${main}\n\nSpread (images/s):\n\n${spread}\n`;
+  const checks = results.map((r) => {
+    const d = r.ortVsTfjs ? `ORT vs TF.js features: max abs diff ${r.ortVsTfjs.maxAbsDiff} (relative ${r.ortVsTfjs.relDiff})` : 'ORT vs TF.js not compared';
+    return `- ${r.model}: ${d}; 1-min load average at start ${r.loadAvg1}`;
+  });
+  return `Images/s (median), batch ${BATCH}, random weights:\n\n${main}\n\nSpread (images/s):\n\n${spread}\n\n${checks.join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
@@ -190,7 +208,7 @@ async function main(): Promise<void> {
         const msg = e instanceof Error ? e.message : String(e);
         log(`[${name}] failed: ${msg}`);
         const target = { ortOverTorchBest: MODELS[name]!.target };
-        results.push({ model: name, size: sizeOf(name), batch: BATCH, setupSec: {}, engines: [], ratios: {}, target, error: msg });
+        results.push({ model: name, size: sizeOf(name), batch: BATCH, loadAvg1: load1(), setupSec: {}, engines: [], ratios: {}, target, error: msg });
       }
     }
   } finally {
@@ -199,7 +217,7 @@ async function main(): Promise<void> {
   }
   const record = {
     benchmark: 'embed',
-    machine: { ...machine, loadAvg1End: Number(os.loadavg()[0]!.toFixed(2)) },
+    machine: { ...machine, loadAvg1End: load1() },
     quick: args.quick,
     totalSec: Number(((performance.now() - t0) / 1000).toFixed(1)),
     versions: { tfjs: tf.version.tfjs, tfBackend, onnxruntimeNode: ortVersion(), torch: torchInfo },

@@ -54,7 +54,7 @@ export class TorchPeer {
     });
     if (first === null) {
       child.kill();
-      const why = stderr.trim().split('\n').pop() ?? 'no output';
+      const why = stderr.trim().split('\n').pop() || 'it exited without output';
       return `${PEER_PYTHON} could not start the PyTorch peer (${why})`;
     }
     const { torch, torchvision, python, threads: t, mkldnn } = JSON.parse(first) as TorchInfo;

@@ -137,26 +137,30 @@ export function rotateBilinear(img: Uint8Array, h: number, w: number, deg: numbe
   const sin = Math.sin(t);
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
+  const row = w * 3;
+  let o = 0;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      // Inverse map: where in the source does this output pixel come from.
-      const dx = x - cx;
-      const dy = y - cy;
-      let sx = cos * dx - sin * dy + cx;
-      let sy = sin * dx + cos * dy + cy;
-      sx = Math.min(w - 1, Math.max(0, sx));
-      sy = Math.min(h - 1, Math.max(0, sy));
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const y1 = Math.min(h - 1, y0 + 1);
-      const fx = sx - x0;
-      const fy = sy - y0;
-      const o = (y * w + x) * 3;
+    // Inverse map, stepped along the row: output (x, y) samples source (sx, sy).
+    const dy = y - cy;
+    let sx = -cos * cx - sin * dy + cx;
+    let sy = -sin * cx + cos * dy + cy;
+    for (let x = 0; x < w; x++, sx += cos, sy += sin, o += 3) {
+      const px = sx < 0 ? 0 : sx > w - 1 ? w - 1 : sx;
+      const py = sy < 0 ? 0 : sy > h - 1 ? h - 1 : sy;
+      const x0 = px | 0;
+      const y0 = py | 0;
+      const fx = px - x0;
+      const fy = py - y0;
+      const i00 = y0 * row + x0 * 3;
+      const i01 = x0 < w - 1 ? i00 + 3 : i00;
+      const i10 = y0 < h - 1 ? i00 + row : i00;
+      const i11 = x0 < w - 1 ? i10 + 3 : i10;
+      const w00 = (1 - fx) * (1 - fy);
+      const w01 = fx * (1 - fy);
+      const w10 = (1 - fx) * fy;
+      const w11 = fx * fy;
       for (let c = 0; c < 3; c++) {
-        const a = src[(y0 * w + x0) * 3 + c]! * (1 - fx) + src[(y0 * w + x1) * 3 + c]! * fx;
-        const b = src[(y1 * w + x0) * 3 + c]! * (1 - fx) + src[(y1 * w + x1) * 3 + c]! * fx;
-        img[o + c] = Math.round(a * (1 - fy) + b * fy);
+        img[o + c] = src[i00 + c]! * w00 + src[i01 + c]! * w01 + src[i10 + c]! * w10 + src[i11 + c]! * w11 + 0.5;
       }
     }
   }
@@ -164,13 +168,19 @@ export function rotateBilinear(img: Uint8Array, h: number, w: number, deg: numbe
 
 /** Brightness then contrast, as torchvision: clamp(x*b), then clamp(m + c*(x - m)), m = mean grey level. */
 export function colourJitter(img: Uint8Array, brightness: number, contrast: number): void {
-  if (brightness !== 1) for (let i = 0; i < img.length; i++) img[i] = Math.min(255, Math.round(img[i]! * brightness));
+  // Both steps are per-value maps, so each is one 256-entry lookup table.
+  const lut = new Uint8Array(256);
+  if (brightness !== 1) {
+    for (let v = 0; v < 256; v++) lut[v] = Math.min(255, Math.round(v * brightness));
+    for (let i = 0; i < img.length; i++) img[i] = lut[img[i]!]!;
+  }
   if (contrast === 1) return;
   let s = 0;
   for (let i = 0; i < img.length; i += 3) s += 0.299 * img[i]! + 0.587 * img[i + 1]! + 0.114 * img[i + 2]!;
   const mean = s / (img.length / 3);
-  for (let i = 0; i < img.length; i++) {
-    const v = mean + contrast * (img[i]! - mean);
-    img[i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  for (let v = 0; v < 256; v++) {
+    const x = mean + contrast * (v - mean);
+    lut[v] = x < 0 ? 0 : x > 255 ? 255 : Math.round(x);
   }
+  for (let i = 0; i < img.length; i++) img[i] = lut[img[i]!]!;
 }

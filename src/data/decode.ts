@@ -73,6 +73,7 @@ function failureReason(bytes: Uint8Array, message: string): string {
   const fmt = sniffFormat(bytes);
   const msg = message.replace(/\s+/g, ' ').trim();
   if (fmt === 'BMP') return 'unsupported format: BMP (convert it to PNG)';
+  if (/pixel limit/i.test(msg)) return `image too large to decode safely: ${msg}`;
   if (/unsupported image format/i.test(msg) || fmt === undefined) return 'not an image (unsupported format)';
   return `truncated or corrupt ${fmt}: ${msg}`;
 }

@@ -191,19 +191,21 @@ export class FeatureCache {
     json.copy(pre, 12);
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    const fh = await fs.promises.open(tmp, 'w');
     try {
-      await fh.writeFile(pre);
-      // Chunks hold rows in the order of `hashes`, so writing them in turn is the matrix.
-      for (const c of this.chunks) await fh.writeFile(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-      await fh.sync();
+      const fh = await fs.promises.open(tmp, 'w');
+      try {
+        await fh.writeFile(pre);
+        // Chunks hold rows in the order of `hashes`, so writing them in turn is the matrix.
+        for (const c of this.chunks) await fh.writeFile(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.rename(tmp, this.file);
     } catch (e) {
-      await fh.close();
       await fs.promises.rm(tmp, { force: true });
       throw e;
     }
-    await fh.close();
-    await fs.promises.rename(tmp, this.file);
     this.dirty = false;
   }
 }

@@ -41,11 +41,14 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Float32 initializer, stored as raw little-endian bytes (compact and fast to encode). */
+  /**
+   * Float32 initializer, stored as raw little-endian bytes (compact and fast to encode). The bytes
+   * are a view of `data`, not a copy: encode the model before `data` changes.
+   */
   constFloat(base: string, data: Float32Array | number[], dims: number[]): string {
     const name = this.unique(base);
     const arr = data instanceof Float32Array ? data : Float32Array.from(data);
-    const raw = new Uint8Array(arr.buffer.slice(arr.byteOffset, arr.byteOffset + arr.byteLength));
+    const raw = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
     this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: raw }));
     return name;
   }

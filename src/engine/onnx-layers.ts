@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { activation, cfAxis, chanConst, type Ctx, mustWeight, permute, spatialAttrs, type Val, weight } from './onnx-ops.js';
+import { activation, cfAxis, chanConst, type Ctx, kernelToOnnx, mustWeight, spatialAttrs, type Val, weight } from './onnx-ops.js';
 
 /**
  * Converts one TF.js layer call. `inputs` are the ONNX values of its inputs, `shape` its TF.js
@@ -35,7 +35,7 @@ const conv2d: Converter = (layer, [input], shape, out, ctx) => {
   const kern = mustWeight(layer, 'kernel'); // [kh, kw, in, out] → [out, in, kh, kw]
   const [kh, kw, cin, cout] = kern.shape;
   const groups = (c.groups as number | undefined) ?? 1;
-  const w = ctx.g.constFloat(`${layer.name}/kernel`, permute(kern.data, kern.shape, [3, 2, 0, 1]), [cout, cin, kh, kw]);
+  const w = ctx.g.constFloat(`${layer.name}/kernel`, kernelToOnnx(kern.data, kern.shape), [cout, cin, kh, kw]);
   const bias = c.useBias ? mustWeight(layer, 'bias') : undefined;
   const b = bias ? ctx.g.constFloat(`${layer.name}/bias`, bias.data, [cout]) : undefined;
   const y = convCore(ctx, layer, x, w, b, [kh, kw], groups, pair(c.strides), pair(c.dilationRate ?? 1), c.activation && c.activation !== 'linear' ? `${out}/conv` : out);
@@ -46,7 +46,7 @@ const conv2d: Converter = (layer, [input], shape, out, ctx) => {
 function depthwiseWeight(ctx: Ctx, layer: tf.layers.Layer): { w: string; k: number[]; cin: number; mult: number } {
   const dk = mustWeight(layer, 'depthwiseKernel');
   const [kh, kw, cin, mult] = dk.shape;
-  const w = ctx.g.constFloat(`${layer.name}/depthwise_kernel`, permute(dk.data, dk.shape, [2, 3, 0, 1]), [cin * mult, 1, kh, kw]);
+  const w = ctx.g.constFloat(`${layer.name}/depthwise_kernel`, kernelToOnnx(dk.data, dk.shape, true), [cin * mult, 1, kh, kw]);
   return { w, k: [kh, kw], cin, mult };
 }
 
@@ -69,7 +69,7 @@ const separable: Converter = (layer, [input], shape, out, ctx) => {
   const dw = convCore(ctx, layer, x, w, undefined, k, cin, pair(c.strides), pair(c.dilationRate ?? 1), `${out}/depthwise`);
   const pk = mustWeight(layer, 'pointwiseKernel');
   const [, , pin, pout] = pk.shape;
-  const pw = ctx.g.constFloat(`${layer.name}/pointwise_kernel`, permute(pk.data, pk.shape, [3, 2, 0, 1]), [pout, pin, 1, 1]);
+  const pw = ctx.g.constFloat(`${layer.name}/pointwise_kernel`, kernelToOnnx(pk.data, pk.shape), [pout, pin, 1, 1]);
   const bias = c.useBias ? mustWeight(layer, 'bias') : undefined;
   const inputs = [dw, pw, ...(bias ? [ctx.g.constFloat(`${layer.name}/bias`, bias.data, [pout])] : [])];
   const act = c.activation && c.activation !== 'linear';

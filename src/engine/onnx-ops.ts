@@ -21,22 +21,39 @@ export interface Ctx {
   toLast(v: Val): Val;
 }
 
-/** Permutes a dense row-major array: out[idx permuted] = in[idx]; `perm` as in numpy.transpose. */
+/** Permutes a dense row-major array like numpy.transpose(data.reshape(shape), perm). */
 export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const inStrides = strides(shape);
+  if (shape.length !== 4) throw new RangeError(`permute supports rank 4, got shape ${JSON.stringify(shape)}`);
   const out = new Float32Array(data.length);
-  const idx = new Array<number>(rank).fill(0);
-  // Walk the output in order; the input offset is the dot product with permuted input strides.
-  const ps = perm.map((p) => inStrides[p]);
-  for (let o = 0; o < out.length; o++) {
-    let off = 0;
-    for (let d = 0; d < rank; d++) off += idx[d] * ps[d];
-    out[o] = data[off];
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++idx[d] < outShape[d]) break;
-      idx[d] = 0;
+  const st = strides(shape);
+  const [n0, n1, n2, n3] = perm.map((p) => shape[p]);
+  const [s0, s1, s2, s3] = perm.map((p) => st[p]);
+  // Four plain loops: weights of big models pass through here (VGG: 15M values).
+  let o = 0;
+  for (let a = 0; a < n0; a++) {
+    for (let b = 0; b < n1; b++) {
+      for (let c = 0; c < n2; c++) {
+        const base = a * s0 + b * s1 + c * s2;
+        for (let d = 0; d < n3; d++) out[o++] = data[base + d * s3];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * TF.js kernel [kh, kw, a, b] → ONNX [b, a, kh, kw] (conv: a = in, b = out) or, with
+ * `keepAB`, [a, b, kh, kw] (depthwise: a = in, b = multiplier). The loop order reads kh*kw
+ * sequential streams, the fast way through big kernels (a permute in output order is ~4x slower).
+ */
+export function kernelToOnnx(data: Float32Array, shape: number[], keepAB = false): Float32Array {
+  const [kh, kw, a, b] = shape;
+  const k = kh * kw;
+  const out = new Float32Array(data.length);
+  for (let x = 0; x < a; x++) {
+    for (let y = 0; y < b; y++) {
+      const dst = (keepAB ? x * b + y : y * a + x) * k;
+      for (let s = 0; s < k; s++) out[dst + s] = data[(s * a + x) * b + y];
     }
   }
   return out;
@@ -48,12 +65,15 @@ function strides(shape: number[]): number[] {
   return s;
 }
 
-/** A layer weight as a fresh Float32Array (TF.js layer fields: kernel, bias, gamma, ...). */
+/**
+ * A layer weight (TF.js layer fields: kernel, bias, gamma, ...). The array may be the backend's
+ * own storage: read it, never write it, and use it before TF.js runs again (export is synchronous).
+ */
 export function weight(layer: tf.layers.Layer, field: string): { data: Float32Array; shape: number[] } | undefined {
   const v = (layer as unknown as Record<string, { read(): tf.Tensor } | null | undefined>)[field];
   if (!v || typeof v.read !== 'function') return undefined;
   const t = v.read();
-  return { data: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape.slice() };
+  return { data: t.dataSync() as Float32Array, shape: t.shape.slice() };
 }
 
 export function mustWeight(layer: tf.layers.Layer, field: string): { data: Float32Array; shape: number[] } {

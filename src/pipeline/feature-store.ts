@@ -32,8 +32,9 @@ export interface CachedExtractOptions {
  * r.computed; // 0 on a second run over the same files
  */
 export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: CacheKey, opts: CachedExtractOptions = {}): Promise<ExtractResult> {
-  const emit = (e: { type: string; label: string; loaded: number; total: number }) =>
-    opts.onEvent?.({ type: 'progress', message: `${e.label} ${e.loaded}/${e.total}`, label: e.label, loaded: e.loaded, total: e.total });
+  const emit = (e: { type: string; label: string; loaded: number; total: number }) => {
+    if (e.type === 'progress') opts.onEvent?.({ type: 'progress', message: `${e.label} ${e.loaded}/${e.total}`, label: e.label, loaded: e.loaded, total: e.total });
+  };
   if (opts.noCache) return extractFeatures(ex, items, { label: opts.label, batchSize: opts.batchSize, onProgress: emit });
   await hashItems(items.filter((i) => !i.hash));
   const k = backboneKey({ graphHash: key.backbone, weightsHash: key.weights, cut: key.cut, preprocess: key.preprocess, inputSize: key.size, decode: { fit: 'crop' } });

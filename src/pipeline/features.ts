@@ -45,7 +45,7 @@ export interface ExtractOptions {
 export interface ExtractResult {
   features: FeatureSet;
   skipped: { path: string; reason: string }[];
-  /** Images that went through the extractor (cache misses). */
+  /** Images that went through the extractor (decoded cache misses). */
   computed: number;
 }
 
@@ -73,6 +73,7 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
   }
   opts.onProgress?.({ type: 'initiate', label, loaded: 0, total: items.length, unit: ' images' });
   let done = items.length - todo.length;
+  let computed = 0;
 
   const decodeBatch = async (idx: number[]) => {
     const out: { i: number; data: Uint8Array }[] = [];
@@ -108,6 +109,7 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
         for (let j = 0; j < pix; j++) x[off + j] = src[j]!;
       }
       const y = await ex.run(x.subarray(0, decoded.length * pix), decoded.length);
+      computed += decoded.length;
       for (let k = 0; k < decoded.length; k++) {
         const row = y.slice(k * d, (k + 1) * d);
         rows[decoded[k]!.i] = row;
@@ -128,7 +130,7 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
     labels[k] = items[i]!.label;
     paths.push(items[i]!.path);
   });
-  return { features: { data, shape: [...ex.outputShape], labels, paths }, skipped, computed: todo.length };
+  return { features: { data, shape: [...ex.outputShape], labels, paths }, skipped, computed };
 }
 
 /**

@@ -36,7 +36,7 @@ export async function findLearningRate(raw: TrainOptions, opts: { svg?: string; 
     const feats = await cachedExtract(
       { inputSize: size, outputShape: bb.outputShape, run: (x, n) => bb.run(x, n) },
       data.train,
-      { backbone: bb.hash, weights: created.weights?.sha256 ?? 'random', cut, preprocess, size },
+      { backbone: `${o.backbone}@graft-exporter`, weights: created.weights?.sha256 ?? bb.hash, cut, preprocess, size },
       { cacheDir: o.cacheDir, label: 'backbone train', onEvent: opts.onEvent },
     );
     const engine = await createTfjsEngine(split.top, { optimizer: { type: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay }, seed: o.seed });

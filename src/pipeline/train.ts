@@ -9,6 +9,7 @@ import { createModel, getModelSpec } from '../zoo/registry.js';
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
 import { cutModel, splitAt } from '../transfer/surgery.js';
 import { addHead } from '../transfer/head.js';
+import { freeze } from '../transfer/freeze.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
 import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
 import { fit, type Callback, type EpochLogs } from '../train/fit.js';
@@ -237,7 +238,10 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage');
       const bb1 = await FrozenBackbone.fromLayersModel(split1.frozen, { preprocess, cacheDir: o.cacheDir });
       dispose.push(() => bb1.dispose());
-      const key1 = { backbone: bb1.hash, weights: created.weights?.sha256 ?? 'random', cut: headCut, preprocess, size };
+      // The cache key names what determines the activations (architecture, weight hash, cut,
+      // preprocessing, size): stable across processes, unlike auto-generated layer names.
+      const weightsKey = created.weights?.sha256 ?? bb1.hash;
+      const key1 = { backbone: `${o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
       const ex1: Extractor = { inputSize: size, outputShape: bb1.outputShape, run: (x, n) => bb1.run(x, n) };
       const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
       const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
@@ -256,9 +260,12 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       await engine.syncToModel();
       histories.push(...h1.epochs.map((e) => ({ ...e, stage: 'head' })));
       stages.push({ stage: 'head', epochs: h1.epochs.length, lr: o.lr, cut: headCut });
-      evalFeatures = data.test.length
-        ? (await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent })).features
-        : valF1.features;
+      if (data.test.length) {
+        const t1 = await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent });
+        backboneRuns += t1.computed;
+        allSkipped.push(...t1.skipped);
+        evalFeatures = t1.features;
+      } else evalFeatures = valF1.features;
 
       if (ft) {
         engine.dispose();
@@ -266,7 +273,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
         const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
         dispose.push(() => bb2.dispose());
-        const key2 = { ...key1, backbone: bb2.hash, cut: ft.cut };
+        const key2 = { ...key1, cut: ft.cut };
         const ex2: Extractor = { inputSize: size, outputShape: bb2.outputShape, run: (x, n) => bb2.run(x, n) };
         const trainF2 = await cachedExtract(ex2, data.train, key2, { cacheDir: o.cacheDir, label: 'backbone train (fine-tune cut)', onEvent });
         const valF2 = await cachedExtract(ex2, data.val, key2, { cacheDir: o.cacheDir, label: 'backbone validation (fine-tune cut)', onEvent });
@@ -281,9 +288,11 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         await engine.syncToModel();
         histories.push(...h2.epochs.map((e) => ({ ...e, epoch: e.epoch + h1.epochs.length, stage: 'fine-tune' })));
         stages.push({ stage: 'fine-tune', epochs: h2.epochs.length, lr: ftLr, cut: ft.cut, blocks: ft.blocks, groups: groups.map((g) => ({ name: g.name, lrMultiplier: g.lrMultiplier })) });
-        evalFeatures = data.test.length
-          ? (await cachedExtract(ex2, data.test, key2, { cacheDir: o.cacheDir, label: 'backbone test (fine-tune cut)', onEvent })).features
-          : valF2.features;
+        if (data.test.length) {
+          const t2 = await cachedExtract(ex2, data.test, key2, { cacheDir: o.cacheDir, label: 'backbone test (fine-tune cut)', onEvent });
+          backboneRuns += t2.computed;
+          evalFeatures = t2.features;
+        } else evalFeatures = valF2.features;
       }
     }
 
@@ -294,6 +303,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
     engine.dispose();
 
     const frozenUpTo = scratch ? null : o.fineTuneBlocks > 0 ? fineTuneCut(spec, o.fineTuneBlocks).cut : headCut;
+    // Record in the saved model what stayed frozen (Keras' `trainable` flags travel in model.json).
+    if (frozenUpTo) freeze(full, { upTo: frozenUpTo, spec });
+    else setTrainable(full, () => true);
     const manifest: GraftManifest = {
       graftVersion: GRAFT_VERSION,
       createdAt: new Date().toISOString(),

@@ -48,7 +48,12 @@ export function createOptimizer(cfg: OptimizerConfig, params: tf.Variable[]): Op
 }
 
 const decays = (p: tf.Variable) => p.shape.length >= 2;
-const zerosVar = (p: tf.Variable) => tf.variable(tf.zerosLike(p), false);
+function zerosVar(p: tf.Variable): tf.Variable {
+  const z = tf.zerosLike(p);
+  const v = tf.variable(z, false); // shares z's data; z's handle must still be released
+  z.dispose();
+  return v;
+}
 
 class Sgd implements Optimizer {
   readonly type = 'sgd' as const;

@@ -70,17 +70,17 @@ class TfjsEngine implements TrainingEngine {
       const { value, grads } = tf.tidy(() => {
         const x = sliceRows(batch.x, batch.xShape, start, end);
         const y = tf.tensor1d(batch.y.subarray(start, end), 'int32');
-        const lossOf = () => {
+        const lossOf = (): tf.Scalar => {
           const logits = this.forward(x, true);
           // Kept: the tape disposes everything of the forward pass but its result.
           correct = tf.keep(countCorrect(logits, y));
           const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: this.opts.labelSmoothing, classWeights: this.classWeights, divisor: n });
           const reg = this.model.calculateLosses();
           // Weight regularisers count once per batch, spread over its micro-batches.
-          return reg.length ? tf.add(loss, tf.mul(tf.addN(reg), (end - start) / n)) : loss;
+          return reg.length ? (tf.add(loss, tf.mul(tf.addN(reg), (end - start) / n)) as tf.Scalar) : loss;
         };
         // Everything frozen (all multipliers 0): still run the step for its loss and BN statistics.
-        return active.length ? tf.variableGrads(lossOf, active) : { value: lossOf() as tf.Scalar, grads: {} as tf.NamedTensorMap };
+        return active.length ? tf.variableGrads(lossOf, active) : { value: lossOf(), grads: {} as tf.NamedTensorMap };
       });
       stats.push(value, correct!);
       const used = new Set<string>();

@@ -130,6 +130,20 @@ function pairAutoNames(modelLayers: tf.layers.Layer[], fileNames: string[]): Map
   return pairs;
 }
 
+function setAll(plan: { layer: tf.layers.Layer; entries: WeightEntry[] }[]): void {
+  for (const { layer, entries } of plan) {
+    // Keep each variable's dtype (Normalization's `count` is int32); files store floats.
+    const tensors = entries.map((e, i) =>
+      layer.weights[i].dtype === 'int32' ? tf.tensor(Int32Array.from(e.data, Math.round), e.shape, 'int32') : tf.tensor(e.data, e.shape, 'float32'),
+    );
+    try {
+      layer.setWeights(tensors);
+    } finally {
+      tensors.forEach((t) => t.dispose());
+    }
+  }
+}
+
 /**
  * Copy weights into `model` by layer name (Keras `load_weights(by_name=True)`), all-or-nothing:
  * every problem is collected first, and nothing is written unless there are none (or
@@ -184,19 +198,47 @@ export function loadWeightsByName(model: tf.LayersModel, weights: LayerWeightsMa
       'Check that the weights were saved from the same architecture and options (includeTop, classes, inputShape), or pass skipMismatch: true to load what matches and skip the rest (Keras by_name=True, skip_mismatch=True).',
     );
   }
-  for (const { layer, entries } of plan) {
-    // Keep each variable's dtype (Normalization's `count` is int32); files store floats.
-    const tensors = entries.map((e, i) =>
-      layer.weights[i].dtype === 'int32' ? tf.tensor(Int32Array.from(e.data, Math.round), e.shape, 'int32') : tf.tensor(e.data, e.shape, 'float32'),
-    );
-    try {
-      layer.setWeights(tensors);
-    } finally {
-      tensors.forEach((t) => t.dispose());
-    }
-  }
+  setAll(plan);
   const renamed = plan
     .filter(({ layer }) => source(layer) !== layer.name)
     .map(({ layer }) => `${source(layer)} -> ${layer.name}`);
   return { loaded: plan.map((p) => p.layer.name), skipped, unused, renamed };
+}
+
+/**
+ * Keras' default for legacy `.h5` files (`load_weights` without `by_name`): pair the model's
+ * layers that have weights with the file's, in order, ignoring names. Keras Applications load
+ * their ImageNet files this way, so files whose names drifted from today's Keras code (e.g.
+ * MobileNetV2's classifier `Logits`, now `predictions`) still load. All-or-nothing.
+ *
+ * @example
+ * const r = loadWeightsInOrder(model, await readKerasH5('mobilenet_v2_….h5'));
+ */
+export function loadWeightsInOrder(model: tf.LayersModel, weights: LayerWeightsMap): LoadByNameResult {
+  const layers = model.layers.filter((l) => l.weights.length > 0);
+  const fileLayers = [...weights.keys()].filter((k) => (weights.get(k) ?? []).length > 0);
+  if (layers.length !== fileLayers.length) {
+    throw new GraftError(
+      'E_WEIGHTS_MISMATCH',
+      `Layer count mismatch when loading weights in order into model "${model.name}": the model has ${layers.length} layers with weights, the file ${fileLayers.length}.`,
+      'The file was saved from another architecture or other options (includeTop, classes).',
+    );
+  }
+  const problems: string[] = [];
+  const plan: { layer: tf.layers.Layer; entries: WeightEntry[] }[] = [];
+  layers.forEach((layer, i) => {
+    const aligned = alignEntries(layer, weights.get(fileLayers[i]) ?? []);
+    if (typeof aligned === 'string') problems.push(`${aligned} (file layer "${fileLayers[i]}")`);
+    else plan.push({ layer, entries: aligned });
+  });
+  if (problems.length) {
+    throw new GraftError('E_WEIGHTS_MISMATCH', `Cannot load weights in order into model "${model.name}": ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`, 'The file was saved from another architecture or other options (includeTop, classes, inputShape).');
+  }
+  setAll(plan);
+  return {
+    loaded: plan.map((p) => p.layer.name),
+    skipped: [],
+    unused: [],
+    renamed: layers.flatMap((l, i) => (fileLayers[i] === l.name ? [] : [`${fileLayers[i]} -> ${l.name}`])),
+  };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { GraftError } from '../errors.js';
 import type { ArchitectureSpec, ZooOptions } from '../zoo/types.js';
-import type { LoadByNameResult } from './by-name.js';
+import { loadWeightsInOrder, type LoadByNameResult } from './by-name.js';
 import { fetchWeights, hashFile, weightsCacheDir, type DownloadProgressEvent } from './cache.js';
 import { archKey, imagenetWeightFile } from './imagenet.js';
 import { loadKerasWeightsByName, readKerasH5 } from './keras-h5.js';
@@ -12,7 +12,7 @@ import { NSFWJS_ARCHS, isNsfwjsArch, readNsfwjsWeights } from './nsfwjs.js';
 import { loadTfjsWeightsByName } from './tfjs-layers.js';
 
 export type { WeightEntry, LayerWeightsMap, LoadByNameOptions, LoadByNameResult } from './by-name.js';
-export { loadWeightsByName } from './by-name.js';
+export { loadWeightsByName, loadWeightsInOrder } from './by-name.js';
 export { readKerasH5, writeKerasH5, saveModelAsKerasH5, loadKerasWeightsByName } from './keras-h5.js';
 export { fetchWeights, hashFile, weightsCacheDir, kerasModelsDir, type WeightFile, type DownloadProgressEvent } from './cache.js';
 export { IMAGENET_WEIGHTS, imagenetWeightFile } from './imagenet.js';
@@ -61,7 +61,19 @@ async function loadImagenet(model: tf.LayersModel, spec: ArchitectureSpec, opts:
   }
   const wf = imagenetWeightFile(spec.name, { includeTop, inputShape: opts.inputShape });
   const file = await fetchWeights(wf, { onProgress: x.onProgress });
-  const r = loadKerasWeightsByName(model, await readKerasH5(file), { skipMismatch: opts.skipMismatch });
+  const weights = await readKerasH5(file);
+  let r: LoadByNameResult;
+  try {
+    r = loadKerasWeightsByName(model, weights, { skipMismatch: opts.skipMismatch });
+  } catch (byName) {
+    // Keras loads these files in layer order, not by name; some names drifted since they were
+    // saved (MobileNetV2's `Logits` is `predictions` today). Same rule here, by-name error if not.
+    try {
+      r = loadWeightsInOrder(model, weights);
+    } catch {
+      throw byName;
+    }
+  }
   return info('imagenet', r, { file, sha256: await hashFile(file, 'sha256') });
 }
 

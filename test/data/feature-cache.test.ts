@@ -57,13 +57,21 @@ test('atomic flush: a failed write leaves the previous file intact; corrupt or f
   await c.flush();
   const before = fs.readFileSync(path.join(dir, `${key}.feat`));
   c.putMany([{ hash: hashes[1]! }], new Float32Array([5, 6, 7, 8]));
-  fs.chmodSync(dir, 0o500); // the temp file cannot be created: the flush fails before any rename
+  // A crash between writing and renaming: the old file must still be whole, the temp file gone.
+  const rename = fs.promises.rename;
+  fs.promises.rename = async () => {
+    throw new Error('simulated crash');
+  };
   try {
-    if (process.getuid?.() !== 0) await assert.rejects(c.flush());
+    await assert.rejects(c.flush(), /simulated crash/);
   } finally {
-    fs.chmodSync(dir, 0o700);
+    fs.promises.rename = rename;
   }
   assert.deepEqual(fs.readFileSync(path.join(dir, `${key}.feat`)), before);
+  assert.deepEqual(fs.readdirSync(dir), [`${key}.feat`]);
+  await c.flush(); // still dirty: the retry writes both rows
+  assert.equal((await FeatureCache.open(dir, key, [4])).size, 2);
+  fs.writeFileSync(path.join(dir, `${key}.feat`), before);
 
   fs.writeFileSync(path.join(dir, `${key}.feat`), before.subarray(0, before.length - 3)); // torn by hand
   const torn = await FeatureCache.open(dir, key, [4]);

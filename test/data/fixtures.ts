@@ -26,7 +26,7 @@ export async function solid(file: string, format: 'jpeg' | 'png' | 'webp' | 'gif
 
 /** A noisy JPEG (so it has real entropy-coded data), cut in half. */
 export async function truncatedJpeg(file: string): Promise<string> {
-  const full = await sharp({ create: { width: 64, height: 64, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+  const full = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
   fs.writeFileSync(file, full.subarray(0, full.length >> 1));
   return file;
 }

@@ -175,3 +175,21 @@ test('not a Keras file / not HDF5 / missing: clear errors', async () => {
   await assert.rejects(readKerasH5(junk), (e: unknown) => isGraftError(e) && e.code === 'E_WEIGHTS_FORMAT');
   await assert.rejects(readKerasH5(path.join(tmp, 'nope.h5')), (e: unknown) => isGraftError(e) && e.code === 'E_WEIGHTS_NOT_FOUND');
 });
+
+test('in-order loading (Keras\' default for its ImageNet files) ignores names, checks counts and shapes', async () => {
+  await initTf();
+  const { loadWeightsInOrder } = await import('../../src/weights/by-name.js');
+  const src = tiny();
+  randomise(src);
+  const file = path.join(tmp, 'order.h5');
+  await saveModelAsKerasH5(src, file);
+  const w = await readKerasH5(file);
+  const renamed = new Map([...w].map(([k, v]) => [k === 'predictions' ? 'Logits' : k, v]));
+  const dst = tiny();
+  assert.throws(() => loadKerasWeightsByName(dst, renamed), /predictions/);
+  const r = loadWeightsInOrder(dst, renamed);
+  assert.deepEqual(r.renamed, ['Logits -> predictions']);
+  assert.deepEqual(Array.from((dst.predict(x()) as tf.Tensor).dataSync()), Array.from((src.predict(x()) as tf.Tensor).dataSync()));
+  assert.throws(() => loadWeightsInOrder(tiny({ extra: true }), w), (e: unknown) => isGraftError(e) && /model has 5 layers with weights, the file 4/.test(e.message));
+  assert.throws(() => loadWeightsInOrder(tiny({ denseUnits: 3 }), w), (e: unknown) => isGraftError(e) && /expected \[4, 3\], got \[4, 2\]/.test(e.message));
+});

@@ -59,3 +59,25 @@ test('classifierActivation null gives logits; classes sets the head width', () =
     model.dispose();
   }
 });
+
+test("efficientnet_b0 for ImageNet weights adds Keras' rescaling_1 (1/sqrt(std)); stochastic depth runs in training", () => {
+  const model = buildModel('efficientnet_b0', { includeTop: false, inputShape: [32, 32, 3], pooling: 'avg', weights: 'imagenet' });
+  const x = tf.fill([2, 32, 32, 3], 128);
+  try {
+    const scale = model.getLayer('rescaling_1').getConfig().scale as number[];
+    assert.deepEqual(scale.map((v) => +v.toFixed(4)), [2.0897, 2.1129, 2.1082]);
+    assert.equal(model.countParams(), buildParamsHeadless());
+    const y = tf.tidy(() => (model.apply(x, { training: true }) as tf.Tensor).shape);
+    assert.deepEqual(y, [2, 1280]);
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+});
+
+function buildParamsHeadless(): number {
+  const m = buildModel('efficientnet_b0', { includeTop: false, inputShape: [32, 32, 3], pooling: 'avg' });
+  const n = m.countParams();
+  m.dispose();
+  return n;
+}

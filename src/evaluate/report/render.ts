@@ -57,8 +57,8 @@ function summary(d: ReportData): string {
   let skippedHtml = '';
   if (skipped.length) {
     const shown = skipped.slice(0, 200);
-    skippedHtml = `<details${skipped.length <= 10 ? ' open' : ''}><summary>${skipped.length} file(s) skipped</summary><table class="data"><thead><tr><th>File</th><th>Reason</th></tr></thead><tbody>${shown
-      .map((s) => `<tr><td>${esc(s.path)}</td><td style="text-align:left">${esc(s.reason)}</td></tr>`)
+    skippedHtml = `<details${skipped.length <= 10 ? ' open' : ''}><summary>${skipped.length} file(s) skipped</summary><table class="data left"><thead><tr><th>File</th><th>Reason</th></tr></thead><tbody>${shown
+      .map((s) => `<tr><td>${esc(s.path)}</td><td>${esc(s.reason)}</td></tr>`)
       .join('')}</tbody></table>${skipped.length > shown.length ? `<p class="muted">… and ${skipped.length - shown.length} more.</p>` : ''}</details>`;
   }
   return `<section id="summary"><h2>Summary</h2><div class="tiles">${tiles

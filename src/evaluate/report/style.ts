@@ -22,6 +22,7 @@ section { background:var(--card); border:1px solid var(--line); border-radius:10
 table.data { border-collapse:collapse; width:100%; }
 table.data th, table.data td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:right; }
 table.data th:first-child, table.data td:first-child { text-align:left; }
+table.data.left th, table.data.left td { text-align:left; }
 table.data th { font-weight:600; color:#374151; background:#f9fafb; }
 table.data tr.low td { background:#fef2f2; }
 table.data tfoot td { font-weight:600; border-top:2px solid var(--line); }

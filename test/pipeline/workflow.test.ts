@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { trainClassifier } from '../../src/pipeline/train.js';
+import { Classifier } from '../../src/pipeline/predict.js';
+import { evaluateModelDir } from '../../src/pipeline/evaluate.js';
+import { exportModelDir } from '../../src/pipeline/export.js';
+import { readManifest } from '../../src/io/manifest.js';
+import { makeDataset, tmpDir } from './fixtures.js';
+
+const ds = makeDataset({ bad: true });
+const cache = tmpDir('graft-cache-');
+const out = path.join(tmpDir(), 'model');
+const base = { data: ds.root, out, backbone: 'mobilenet_v2', weights: 'nsfwjs', inputSize: 96, epochs: 6, lr: 3e-3, batchSize: 8, seed: 7, cacheDir: cache, quiet: true };
+
+let first: Awaited<ReturnType<typeof trainClassifier>>;
+
+test('train: a frozen-backbone classifier on real images writes a complete model directory', async () => {
+  first = await trainClassifier(base);
+  for (const f of ['model.json', 'weights.bin', 'model.onnx', 'graft.json', 'report.html']) {
+    assert.ok(fs.existsSync(path.join(out, f)), `missing ${f}`);
+  }
+  const m = readManifest(out);
+  assert.deepEqual(m.classes, ['Bag', 'Sneaker', 'Trouser']);
+  assert.equal(m.backbone.name, 'mobilenet_v2');
+  assert.equal(m.backbone.weights.source, 'nsfwjs');
+  assert.equal(m.preprocess, 'raw01');
+  assert.equal(m.backbone.frozenUpTo, m.backbone.cut);
+  assert.equal(m.metrics.split, 'test');
+  // Three very different classes, pretrained features: far above chance (1/3).
+  assert.ok(Number(m.metrics.accuracy) >= 0.75, `accuracy ${m.metrics.accuracy}`);
+  assert.equal(first.backboneRuns, 36 + 12, 'every readable train/val/test image went through the backbone once');
+});
+
+test('train: bad files are skipped and listed by path with a reason, never dropped silently', () => {
+  const m = readManifest(out);
+  const listed = new Map(m.dataset.skipped.map((s) => [s.path, s.reason]));
+  for (const b of ds.bad) assert.ok(listed.has(b), `${b} not listed in graft.json; listed: ${[...listed.keys()].join(', ')}`);
+  for (const r of listed.values()) assert.ok(r.length > 5);
+});
+
+test('train: a second run reads cached activations and never reruns the backbone', async () => {
+  const again = await trainClassifier({ ...base, out: path.join(tmpDir(), 'model2') });
+  assert.equal(again.backboneRuns, 0);
+  assert.equal(Number(again.manifest.metrics.accuracy), Number(first.manifest.metrics.accuracy), 'same seed, same data: same metrics');
+});
+
+test('report.html is self-contained', () => {
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  assert.ok(!/(src|href)=["']https?:/.test(html), 'no external resources');
+  for (const s of ['Confusion', 'Trouser', 'data:image/png;base64']) assert.ok(html.includes(s), `report lacks ${s}`);
+});
+
+test('predict (onnxruntime) agrees with the saved TF.js model and reports unreadable files', async () => {
+  const clf = await Classifier.load(out);
+  const img = path.join(ds.test, 'Trouser', fs.readdirSync(path.join(ds.test, 'Trouser'))[0]!);
+  const r = await clf.predictFiles([img, ds.bad[0]!, '/nonexistent/x.png'], { top: 2 });
+  clf.dispose();
+  assert.equal(r.predictions.length, 1);
+  assert.equal(r.failed.length, 2);
+  const p = r.predictions[0]!;
+  assert.ok(Math.abs(p.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+  assert.equal(p.top.length, 2);
+});
+
+test('eval reports accuracy, per-class metrics and a confusion matrix', async () => {
+  const r = await evaluateModelDir(out, ds.test);
+  assert.equal(r.count, 12);
+  assert.equal(r.perClass.length, 3);
+  assert.equal(r.confusion.length, 3);
+  assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), 12);
+  assert.ok(Math.abs(r.accuracy - Number(first.manifest.metrics.accuracy)) < 1e-9, 'ORT eval equals the training run\'s TF.js test accuracy');
+});
+
+test('artifacts load in plain @tensorflow/tfjs and plain onnxruntime-node and agree', async () => {
+  const exp = tmpDir('graft-export-');
+  await exportModelDir(out, 'tfjs', exp);
+  await exportModelDir(out, 'onnx', exp);
+  // Child processes that import no Graft code at all.
+  const script = `
+    import * as tf from '@tensorflow/tfjs';
+    import * as ort from 'onnxruntime-node';
+    import fs from 'node:fs';
+    const dir = process.argv[1];
+    const json = JSON.parse(fs.readFileSync(dir + '/model.json', 'utf8'));
+    const bin = fs.readFileSync(dir + '/' + json.weightsManifest[0].paths[0]);
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+    const [h, w] = model.inputs[0].shape.slice(1, 3);
+    const raw = new Float32Array(h * w * 3).map((_, i) => (i * 37) % 256);
+    // Graft's preprocessing for these weights is raw01 (graft.json): TF.js model takes x/255.
+    const y1 = model.predict(tf.tensor(raw, [1, h, w, 3]).div(255)).dataSync();
+    const s = await ort.InferenceSession.create(dir + '/model.onnx');
+    const o = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', raw, [1, h, w, 3]) });
+    console.log(JSON.stringify({ tfjs: Array.from(y1), onnx: Array.from(o[s.outputNames[0]].data) }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, exp], { encoding: 'utf8', cwd: process.cwd() });
+  assert.equal(r.status, 0, r.stderr);
+  const { tfjs, onnx } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  assert.equal(tfjs.length, 3);
+  assert.ok(Math.abs(tfjs.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(tfjs[i] - onnx[i]) < 1e-4, `tfjs ${tfjs} vs onnx ${onnx}`);
+});
+
+test('fine-tune recipe: head, then the top block unfrozen at a lower rate', async () => {
+  const r = await trainClassifier({ ...base, out: path.join(tmpDir(), 'ft'), epochs: 2, fineTuneBlocks: 1, fineTuneEpochs: 1, report: false, onnx: false });
+  const stages = (r.manifest.training.stages as { stage: string; lr: number; blocks?: string[] }[]).map((s) => s.stage);
+  assert.deepEqual(stages, ['head', 'fine-tune']);
+  const ft = (r.manifest.training.stages as { stage: string; lr: number; blocks?: string[] }[])[1]!;
+  assert.ok(ft.lr < base.lr);
+  assert.deepEqual(ft.blocks, ['top']);
+  assert.equal(r.history.length, 3);
+});
+
+test('from scratch (--weights none): nothing frozen, reduced input size recorded', async () => {
+  const r = await trainClassifier({ ...base, inputSize: undefined, weights: 'none', out: path.join(tmpDir(), 'scratch'), epochs: 1, report: false, onnx: false });
+  assert.equal(r.manifest.backbone.frozenUpTo, null);
+  assert.equal(r.manifest.inputSize[0], 32, 'Fashion-MNIST is 28 px: trained at the 32 px minimum');
+  assert.equal(r.backboneRuns, 0);
+});
