@@ -22,8 +22,9 @@ export interface DecodeOptions {
    */
   fit?: FitMode;
   /**
-   * Take this region of the oriented source before resizing (random-resized-crop for training:
-   * see `randomResizedCrop` in augment.ts). A function receives the oriented source size.
+   * Take this region of the oriented source, then resize it to `size` directly (`fit` is ignored,
+   * as in torchvision's RandomResizedCrop, whose aspect jitter is the point). For training see
+   * `randomResizedCrop` in augment.ts. A function receives the oriented source size.
    */
   crop?: CropBox | ((width: number, height: number) => CropBox);
   /**
@@ -118,7 +119,7 @@ export async function decodeBytes(bytes: Uint8Array, path: string, opts: DecodeO
       img = img.extract(clampBox(box, srcW, srcH));
     }
     img = img.resize(w, h, {
-      fit: (opts.fit ?? 'crop') === 'crop' ? 'cover' : 'fill',
+      fit: !opts.crop && (opts.fit ?? 'crop') === 'crop' ? 'cover' : 'fill',
       position: 'centre',
       kernel: KERNELS[opts.interpolation ?? 'bilinear'],
     });

@@ -5,6 +5,7 @@ import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 let ready: Promise<string> | undefined;
+let requested: TfBackendName | undefined;
 
 export type TfBackendName = 'wasm' | 'cpu';
 
@@ -17,7 +18,10 @@ export type TfBackendName = 'wasm' | 'cpu';
  * await initTf('cpu');       // force the reference backend (tests compare against it)
  */
 export function initTf(prefer: TfBackendName = (process.env.GRAFT_TF_BACKEND as TfBackendName) || 'wasm'): Promise<string> {
-  if (ready && tf.getBackend() === prefer) return ready;
+  // Compare with what was asked, not tf.getBackend(): asking TF.js for its backend while the
+  // async wasm backend is still starting throws ("…has not yet been initialized").
+  if (ready && requested === prefer) return ready;
+  requested = prefer;
   ready = (async () => {
     if (prefer === 'wasm') {
       const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));

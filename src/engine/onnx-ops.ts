@@ -44,7 +44,7 @@ export function permute(data: Float32Array, shape: number[], perm: number[]): Fl
 /**
  * TF.js kernel [kh, kw, a, b] → ONNX [b, a, kh, kw] (conv: a = in, b = out) or, with
  * `keepAB`, [a, b, kh, kw] (depthwise: a = in, b = multiplier). The loop order reads kh*kw
- * sequential streams, the fast way through big kernels (a permute in output order is ~4x slower).
+ * sequential streams, the fast way through big kernels (a permute in output order is ~2x slower).
  */
 export function kernelToOnnx(data: Float32Array, shape: number[], keepAB = false): Float32Array {
   const [kh, kw, a, b] = shape;

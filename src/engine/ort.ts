@@ -25,6 +25,7 @@ export function createSession(src: string | Uint8Array, threads = env.threads): 
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   };
+  // Two calls because create() is overloaded on path vs bytes.
   return typeof src === 'string' ? ort.InferenceSession.create(src, opts) : ort.InferenceSession.create(src, opts);
 }
 
@@ -118,7 +119,7 @@ export class FrozenBackbone {
       if (opts.verify ?? true) await verifyAgainstTf(model, [outT], opts.preprocess ?? 'none', session, ort);
       await atomicWrite(file, bytes);
     }
-    const outShape = (outT.shape.slice(1) as number[]);
+    const outShape = outT.shape.slice(1) as number[];
     return new FrozenBackbone(session, inShape.slice(1) as [number, number, number], outShape, hash, 'NHWC', false, file);
   }
 

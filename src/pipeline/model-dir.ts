@@ -9,6 +9,7 @@ import { exportOnnx } from '../engine/onnx-export.js';
 import { renderReport, type ReportData, type ReportExample } from '../evaluate/report/index.js';
 import type { Evaluation } from '../evaluate/metrics.js';
 import type { EpochLogs } from '../train/fit.js';
+import { initTf } from '../engine/backend.js';
 import '../zoo/layers.js'; // registers Graft's custom layers (EfficientNet's Normalization) for loading
 
 export interface SaveInputs {
@@ -115,6 +116,7 @@ async function smallImages(paths?: string[]): Promise<boolean> {
  */
 export async function loadModelDir(dir: string): Promise<{ model: tf.LayersModel; manifest: GraftManifest }> {
   const manifest = readManifest(dir);
+  await initTf();
   const model = await tf.loadLayersModel(fileLoadHandler(path.join(dir, manifest.files.tfjs)));
   return { model, manifest };
 }

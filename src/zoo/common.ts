@@ -134,9 +134,3 @@ export function makeDivisible(v: number, divisor = 8, minValue = divisor): numbe
   if (n < 0.9 * v) n += divisor;
   return n;
 }
-
-/** Spec helper: a block name map from a list of prefixes (`conv2_` → `conv2`). */
-export function blockByPrefix(prefixes: Record<string, string>, name: string): string | undefined {
-  for (const [prefix, block] of Object.entries(prefixes)) if (name.startsWith(prefix)) return block;
-  return undefined;
-}

@@ -76,7 +76,7 @@ function mbConv(inputs: Sym, a: Omit<StageArgs, 'repeats'>, dropRate: number, na
   x = ap(bn(name + 'project_bn'), x);
   if (a.stride === 1 && a.filtersIn === a.filtersOut) {
     // Stochastic depth: drop the whole residual branch per sample (noise_shape (None, 1, 1, 1)).
-    if (dropRate > 0) x = ap(tf.layers.dropout({ rate: dropRate, noiseShape: [null, 1, 1, 1] as unknown as number[], name: name + 'drop' }), x);
+    if (dropRate > 0) x = ap(tf.layers.dropout({ rate: dropRate, noiseShape: [null, 1, 1, 1] as unknown as number[] /* TF.js types omit null; its Dropout fills null from the input */, name: name + 'drop' }), x);
     x = ap(tf.layers.add({ name: name + 'add' }), [x, inputs]);
   }
   return x;

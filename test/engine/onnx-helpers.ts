@@ -50,8 +50,8 @@ export function randomInput(shape: number[], seed = 7, lo = -1, hi = 1): Float32
 }
 
 /** Runs ONNX bytes on one input; returns outputs in graph order. */
-export async function runOnnx(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }[]> {
-  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+export async function runOnnx(bytes: Uint8Array, x: Float32Array, dims: number[], level: 'basic' | 'all' = 'all'): Promise<{ data: Float32Array; dims: number[] }[]> {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: level });
   try {
     const res = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, dims) });
     return s.outputNames.map((n) => ({ data: res[n].data as Float32Array, dims: [...res[n].dims] }));
@@ -60,11 +60,16 @@ export async function runOnnx(bytes: Uint8Array, x: Float32Array, dims: number[]
   }
 }
 
+/** Worst abs difference between TF.js and ORT over all outputs; see {@link parityStats}. */
+export async function parity(model: tf.LayersModel, opts: ExportOptions = {}, batch = 2, seed = 7): Promise<number> {
+  return (await parityStats(model, opts, batch, seed)).diff;
+}
+
 /**
  * Exports `model`, runs TF.js and ORT on the same random batch and returns the worst abs
- * difference over all outputs (and checks shapes agree).
+ * difference over all outputs and the largest |TF.js output| (checks shapes agree).
  */
-export async function parity(model: tf.LayersModel, opts: ExportOptions = {}, batch = 2, seed = 7): Promise<number> {
+export async function parityStats(model: tf.LayersModel, opts: ExportOptions = {}, batch = 2, seed = 7): Promise<{ diff: number; scale: number }> {
   const shape = [batch, ...(model.inputs[0].shape.slice(1) as number[])];
   const x = randomInput(shape, seed);
   const bytes = exportOnnx(model, opts);
@@ -75,10 +80,12 @@ export async function parity(model: tf.LayersModel, opts: ExportOptions = {}, ba
     return (Array.isArray(y) ? y : [y]).map((t) => ({ data: t.dataSync() as Float32Array, dims: t.shape }));
   });
   if (refs.length !== got.length) throw new Error(`output count ${got.length} != ${refs.length}`);
-  let worst = 0;
+  let diff = 0;
+  let scale = 0;
   refs.forEach((r, i) => {
     if (JSON.stringify(r.dims) !== JSON.stringify(got[i].dims)) throw new Error(`shape ${JSON.stringify(got[i].dims)} != TF.js ${JSON.stringify(r.dims)}`);
-    worst = Math.max(worst, maxAbsDiff(r.data, got[i].data));
+    diff = Math.max(diff, maxAbsDiff(r.data, got[i].data));
+    for (const v of r.data) scale = Math.max(scale, Math.abs(v));
   });
-  return worst;
+  return { diff, scale };
 }
