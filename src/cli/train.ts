@@ -62,6 +62,7 @@ export function eventPrinter(quiet = false): (e: TrainEvent) => void {
   const bar = terminalProgress();
   return (e) => {
     if (quiet && e.type !== 'warning') return;
+    if (e.label === 'epoch') return; // the progress bar callback already shows epochs
     if (e.type === 'progress') {
       if (e.label) bar({ type: e.loaded === e.total ? 'done' : 'progress', label: e.label, loaded: e.loaded, total: e.total, unit: ' images' });
       return;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * The three convolution-gradient kernels the TF.js wasm backend lacks, composed from kernels it
- * has (StridedSlice, Pad, Reshape, BatchMatMul, Multiply, Sum, Reverse, DepthwiseConv2dNative).
+ * has (Conv2D, DepthwiseConv2dNative, Transpose, Slice, Pad, Reshape, BatchMatMul, Sum, Reverse).
  *
  * Why composition rather than a port of the cpu loops: the cpu backend's `Conv2DBackpropFilter`
  * is a scalar JS loop (~90% of a profiled MobileNetV2 step), while the wasm kernels used here are
@@ -12,6 +12,12 @@ import * as tf from '@tensorflow/tfjs';
  * NHWC), 'same' / 'valid' / explicit / numeric padding with any rounding mode, any stride,
  * dilations (depthwise), any channel multiplier. A composed kernel that throws anyway falls back
  * to the cpu backend's own kernel (data copied across), once warned through `process.emitWarning`.
+ *
+ * Two kernels wasm does have are naive loops on the training path, so they are wrapped too
+ * (measured at MobileNetV2-top sizes): `Conv2DBackpropInput` (≈4× faster as a Conv2D of the
+ * flipped filter, or a matmul for 1×1) and `BatchMatMul` with transposeA/B (≈5–10× faster with
+ * an explicit Transpose first; Dense gradients use both flags). Their own kernels remain the
+ * fallback.
  */
 
 type Info = tf.TensorInfo;
@@ -77,6 +83,78 @@ export function registerWasmGradKernels(): void {
       },
     });
   }
+  wrapKernel('Conv2DBackpropInput', conv2dInputGrad);
+  wrapKernel('BatchMatMul', matMulUntransposed);
+}
+
+type Args = Parameters<tf.KernelFunc>[0];
+type Fast = (inputs: Record<string, tf.Tensor>, a: Attrs) => tf.Tensor | null;
+
+/** Wraps an existing wasm kernel: `fast` may decline (null); if it throws, the original runs. */
+function wrapKernel(kernelName: string, fast: Fast): void {
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (original == null) return;
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args: Args) => {
+      const backend = args.backend as tf.KernelBackend;
+      try {
+        const out = tf.tidy(() => {
+          const ins: Record<string, tf.Tensor> = {};
+          for (const [k, v] of Object.entries(args.inputs)) ins[k] = asTensor(v as Info, backend);
+          return fast(ins, (args.attrs ?? {}) as Attrs) ?? (null as unknown as tf.Tensor);
+        });
+        if (out != null) return out;
+      } catch (err) {
+        fallbacks++;
+        if (!warned.has(kernelName)) {
+          warned.add(kernelName);
+          process.emitWarning(`Graft: composed wasm ${kernelName} failed (${(err as Error)?.message ?? err}); using the wasm backend's own kernel.`);
+        }
+      }
+      return original.kernelFunc(args);
+    },
+  });
+}
+
+/** a·b with transposes done by the Transpose kernel: wasm's matmul is ~10× slower transposed. */
+function matMulUntransposed({ a, b }: Record<string, tf.Tensor>, attrs: Attrs): tf.Tensor | null {
+  if (!attrs.transposeA && !attrs.transposeB) return null;
+  const swapLast = (t: tf.Tensor) => tf.transpose(t, [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+  return tf.matMul(attrs.transposeA ? swapLast(a) : a, attrs.transposeB ? swapLast(b) : b);
+}
+
+/**
+ * dx = correlation of the stride-dilated, padded dy with the flipped filter, channels swapped
+ * ([kh,kw,Co,Ci]); for 1×1 stride 1 simply dy·Wᵀ.
+ */
+function conv2dInputGrad({ dy: dyIn, filter }: Record<string, tf.Tensor>, a: Attrs): tf.Tensor {
+  const channelsFirst = a.dataFormat === 'NCHW';
+  const inputShape = a.inputShape as number[];
+  const ci = convInfo(inputShape, filter.shape, a, false, channelsFirst ? 'channelsFirst' : 'channelsLast');
+  const { strideHeight: sh, strideWidth: sw, padInfo, inHeight: h, inWidth: w, batchSize: n } = ci;
+  const [kh, kw, cin, cout] = filter.shape;
+  const dy = toNhwc(dyIn, channelsFirst);
+  const [, oh, ow] = dy.shape;
+  let dx: tf.Tensor;
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && padInfo.top === 0 && padInfo.left === 0 && oh === h && ow === w) {
+    const wt = tf.transpose(tf.reshape(filter, [cin, cout])) as tf.Tensor2D;
+    dx = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, cout]) as tf.Tensor2D, wt), [n, h, w, cin]);
+  } else {
+    const win = window(spreadByStride(dy, sh, sw), kh - 1 - padInfo.top, h + kh - 1, kw - 1 - padInfo.left, w + kw - 1);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    dx = tf.conv2d(win.t, flipped, 1, win.pad);
+  }
+  return channelsFirst ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
+}
+
+/** D with stride−1 zeros after every row/col of dy (the trailing ones are harmless zeros). */
+function spreadByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.reshape(spread, [n, oh * sh, ow * sw, c]) as tf.Tensor4D;
 }
 
 /** Kernel inputs are Tensors when called through ops; wrap a bare TensorInfo without stealing it. */
@@ -100,72 +178,74 @@ function convInfo(xShape: number[], filterShape: number[], a: Attrs, depthwise: 
   );
 }
 
-type ConvInfo = ReturnType<typeof convInfo>;
+type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
 /**
- * Zero-pads x [N,H,W,C] so that every tap's strided window is in range, then returns, for tap
- * (ky,kx), the input pixels it multiplied: [N, outH, outW, C].
+ * A view of t [N,H,W,C] as rows/cols shifted by `lead` and `size` long (zeros outside t): crops
+ * where the view starts/ends inside t and returns the zero padding still needed, which the
+ * convolution then applies itself (cheaper than materialising a padded copy).
  */
-function tapExtractor(x: tf.Tensor4D, ci: ConvInfo): (ky: number, kx: number) => tf.Tensor4D {
-  const { padInfo, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = ci;
-  const [n, h, w, c] = x.shape;
-  const needH = (ci.filterHeight - 1) * dh + (oh - 1) * sh + 1;
-  const needW = (ci.filterWidth - 1) * dw + (ow - 1) * sw + 1;
-  const bottom = Math.max(0, needH - h - padInfo.top);
-  const right = Math.max(0, needW - w - padInfo.left);
-  const xp = padInfo.top || bottom || padInfo.left || right
-    ? tf.pad(x, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]])
-    : x;
-  const whole = ci.filterHeight === 1 && ci.filterWidth === 1 && sh === 1 && sw === 1 && needH === xp.shape[1] && needW === xp.shape[2];
-  return (ky, kx) => {
-    if (whole) return xp; // 1×1, stride 1: the tap is the (padded) input itself
-    const y0 = ky * dh;
-    const x0 = kx * dw;
-    return tf.stridedSlice(xp, [0, y0, x0, 0], [n, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
-  };
+function window(t: tf.Tensor4D, leadH: number, sizeH: number, leadW: number, sizeW: number): { t: tf.Tensor4D; pad: ExplicitPad } {
+  const begin = [0, Math.max(0, -leadH), Math.max(0, -leadW), 0];
+  const preH = Math.max(0, leadH);
+  const preW = Math.max(0, leadW);
+  const lenH = Math.min(t.shape[1] - begin[1], sizeH - preH);
+  const lenW = Math.min(t.shape[2] - begin[2], sizeW - preW);
+  const cropped = begin[1] || begin[2] || lenH < t.shape[1] || lenW < t.shape[2] ? tf.slice(t, begin, [-1, lenH, lenW, -1]) : t;
+  return { t: cropped, pad: [[0, 0], [preH, sizeH - preH - lenH], [preW, sizeW - preW - lenW], [0, 0]] };
 }
+
+const noPad = (p: ExplicitPad) => p.every(([a, b]) => a === 0 && b === 0);
 
 function toNhwc(t: tf.Tensor, channelsFirst: boolean): tf.Tensor4D {
   return (channelsFirst ? tf.transpose(t, [0, 2, 3, 1]) : t) as tf.Tensor4D;
 }
 
-/** dW[ky,kx,ci,co] = Σ_{n,oy,ox} x_pad[n, oy·s+ky, ox·s+kx, ci] · dy[n,oy,ox,co]: one matmul per tap. */
+/**
+ * dW[ky,kx,ci,co] = Σ_{n,oy,ox} x_pad[n, oy·s+ky, ox·s+kx, ci] · dy[n,oy,ox,co]: a convolution of
+ * x with batch and channels swapped ([Ci,H,W,N]) by dy as the filter ([oh,ow,N,Co]) dilated by
+ * the stride, whose [Ci,kh,kw,Co] output is dW transposed. 1×1 stride 1 is a plain matmul.
+ */
 function conv2dFilterGrad(xIn: tf.Tensor, dyIn: tf.Tensor, a: Attrs): tf.Tensor {
   const channelsFirst = a.dataFormat === 'NCHW';
   const filterShape = a.filterShape as number[];
   const ci = convInfo(xIn.shape, filterShape, a, false, channelsFirst ? 'channelsFirst' : 'channelsLast');
-  const x = toNhwc(xIn, channelsFirst);
-  const dy = toNhwc(dyIn, channelsFirst);
+  const { padInfo, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = ci;
   const [kh, kw, cin, cout] = filterShape;
-  const m = dy.shape[0] * dy.shape[1] * dy.shape[2];
-  const dy2 = tf.reshape(dy, [m, cout]) as tf.Tensor2D;
-  const tap = tapExtractor(x, ci);
-  const taps: tf.Tensor[] = [];
-  for (let ky = 0; ky < kh; ky++) {
-    for (let kx = 0; kx < kw; kx++) {
-      taps.push(tf.matMul(tf.reshape(tap(ky, kx), [m, cin]) as tf.Tensor2D, dy2, true, false));
-    }
+  const dy = toNhwc(dyIn, channelsFirst);
+  const win = window(toNhwc(xIn, channelsFirst), padInfo.top, kh + (oh - 1) * sh, padInfo.left, kw + (ow - 1) * sw);
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && noPad(win.pad)) {
+    const m = oh * ow * dy.shape[0];
+    // wasm's matMul with transposeA is ~10× slower than an explicit transpose first.
+    const xt = tf.transpose(tf.reshape(win.t, [m, cin])) as tf.Tensor2D;
+    return tf.reshape(tf.matMul(xt, tf.reshape(dy, [m, cout]) as tf.Tensor2D), filterShape);
   }
-  return tf.reshape(taps.length === 1 ? taps[0] : tf.stack(taps), [kh, kw, cin, cout]);
+  const xs = tf.transpose(win.t, [3, 1, 2, 0]) as tf.Tensor4D;
+  const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  const out = tf.conv2d(xs, f, 1, win.pad, 'NHWC', [sh, sw]);
+  return tf.transpose(out, [1, 2, 0, 3]);
 }
 
-/** dW[ky,kx,c,q] = Σ_{n,oy,ox} x_pad[n, oy·s+ky·d, ox·s+kx·d, c] · dy[n,oy,ox,c·M+q]. */
+/**
+ * dW[ky,kx,c,q] = Σ_{n,oy,ox} x_pad[n, oy·s+ky·d, ox·s+kx·d, c] · dy[n,oy,ox,c·M+q]: batch folded
+ * into channels ([1,H,W,N·C]), a depthwise convolution by dy ([oh,ow,N·C,M]) dilated by the
+ * stride, then the N partial filters summed.
+ */
 function depthwiseFilterGrad(x: tf.Tensor, dy: tf.Tensor, a: Attrs): tf.Tensor {
   const filterShape = a.filterShape as number[];
   const ci = convInfo(x.shape, filterShape, a, true);
+  const { padInfo, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = ci;
   const [kh, kw, c, mult] = filterShape;
-  const [n, oh, ow] = dy.shape;
-  const dy5 = mult === 1 ? dy : tf.reshape(dy, [n, oh, ow, c, mult]);
-  const tap = tapExtractor(x as tf.Tensor4D, ci);
-  const taps: tf.Tensor[] = [];
-  for (let ky = 0; ky < kh; ky++) {
-    for (let kx = 0; kx < kw; kx++) {
-      const t = tap(ky, kx);
-      const prod = mult === 1 ? tf.mul(t, dy5) : tf.mul(tf.reshape(t, [n, oh, ow, c, 1]), dy5);
-      taps.push(tf.sum(prod, [0, 1, 2]));
-    }
-  }
-  return tf.reshape(tf.stack(taps), [kh, kw, c, mult]);
+  const n = x.shape[0];
+  const spanH = (kh - 1) * dh + 1;
+  const spanW = (kw - 1) * dw + 1;
+  const win = window(x as tf.Tensor4D, padInfo.top, spanH + (oh - 1) * sh, padInfo.left, spanW + (ow - 1) * sw);
+  const [, hc, wc] = win.t.shape;
+  const xs = tf.reshape(tf.transpose(win.t, [1, 2, 0, 3]), [1, hc, wc, n * c]) as tf.Tensor4D;
+  const f = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [oh, ow, n * c, mult]) as tf.Tensor4D;
+  let out: tf.Tensor = tf.depthwiseConv2d(xs, f, 1, win.pad, 'NHWC', [sh, sw]); // [1, spanH, spanW, N·C·M]
+  if (dh > 1 || dw > 1) out = tf.stridedSlice(out, [0, 0, 0, 0], [1, spanH, spanW, n * c * mult], [1, dh, dw, 1]);
+  return tf.reshape(tf.sum(tf.reshape(out, [kh, kw, n, c * mult]), 2), filterShape);
 }
 
 /**
@@ -176,45 +256,17 @@ function depthwiseInputGrad(dy: tf.Tensor, filter: tf.Tensor, a: Attrs): tf.Tens
   const inputShape = a.inputShape as number[];
   const ci = convInfo(inputShape, filter.shape, a, true);
   const [kh, kw, c, mult] = filter.shape;
-  const [n, oh, ow, cm] = dy.shape;
+  const [n] = dy.shape;
   const [, h, w] = inputShape;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = ci;
-  let d = dy as tf.Tensor4D;
-  if (sh > 1 || sw > 1) {
-    const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, cm]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-    d = tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, cm]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cm]) as tf.Tensor4D;
-  }
-  // Rows [lo, lo + h + span − 1) of D (zero outside) feed a valid correlation giving h rows.
+  const d = spreadByStride(dy as tf.Tensor4D, sh, sw);
+  // Rows [top − span, top − span + h + span) of D (zero outside) feed a valid correlation giving h rows.
   const spanH = (kh - 1) * dh;
   const spanW = (kw - 1) * dw;
-  d = padOrCrop(d, 1, spanH - padInfo.top, h + spanH);
-  d = padOrCrop(d, 2, spanW - padInfo.left, w + spanW);
+  const win = window(d, spanH - padInfo.top, h + spanH, spanW - padInfo.left, w + spanW);
   const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * mult, 1]) as tf.Tensor4D;
-  const out = tf.depthwiseConv2d(d, flipped, 1, 'valid', 'NHWC', [dh, dw]);
+  const out = tf.depthwiseConv2d(win.t, flipped, 1, win.pad, 'NHWC', [dh, dw]);
   return mult === 1 ? out : tf.sum(tf.reshape(out, [n, h, w, c, mult]), 4);
-}
-
-/** Shifts `t` along `axis` by `lead` (pad with zeros if positive, drop if negative) and fits it to `size`. */
-function padOrCrop(t: tf.Tensor4D, axis: 1 | 2, lead: number, size: number): tf.Tensor4D {
-  let out = t;
-  if (lead < 0) out = sliceAxis(out, axis, -lead, out.shape[axis] + lead);
-  const pre = Math.max(0, lead);
-  const post = size - pre - out.shape[axis];
-  if (post < 0) out = sliceAxis(out, axis, 0, out.shape[axis] + post);
-  if (pre > 0 || post > 0) {
-    const p: [number, number][] = [[0, 0], [0, 0], [0, 0], [0, 0]];
-    p[axis] = [pre, Math.max(0, post)];
-    out = tf.pad(out, p);
-  }
-  return out;
-}
-
-function sliceAxis(t: tf.Tensor4D, axis: number, begin: number, size: number): tf.Tensor4D {
-  const b = [0, 0, 0, 0];
-  const s = [...t.shape];
-  b[axis] = begin;
-  s[axis] = Math.max(0, size);
-  return tf.slice(t, b, s);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { decodeImage, type FitMode } from '../data/decode.js';
+import { decodeImage, type CropBox, type FitMode } from '../data/decode.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { preprocess } from '../zoo/preprocess.js';
 import type { FeatureSet } from './sources.js';
@@ -32,6 +32,8 @@ export interface ExtractOptions {
   fit?: FitMode;
   /** Per-item transform of the decoded RGB8 pixels (training augmentation). */
   augment?: (rgb: Uint8Array, h: number, w: number, item: LabeledItem, index: number) => Uint8Array;
+  /** Per-item crop of the oriented source before resizing (random-resized-crop augmentation). */
+  crop?: (width: number, height: number, item: LabeledItem, index: number) => CropBox;
   onProgress?: (e: ExtractProgress) => void;
   label?: string;
   /** Rows already known (feature cache hits), by item index. Those images are not decoded. */
@@ -82,7 +84,8 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
     const worker = async () => {
       while (next < idx.length) {
         const i = idx[next++]!;
-        const r = await decodeImage(items[i]!.path, { size: [h, w], fit: opts.fit ?? 'crop' });
+        const crop = opts.crop;
+        const r = await decodeImage(items[i]!.path, { size: [h, w], fit: opts.fit ?? 'crop', crop: crop ? (cw: number, ch: number) => crop(cw, ch, items[i]!, i) : undefined });
         if (!r.ok) {
           skipped.push({ path: r.path, reason: r.reason });
           continue;

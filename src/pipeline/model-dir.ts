@@ -23,6 +23,8 @@ export interface SaveInputs {
   writeOnnx?: boolean;
   writeReport?: boolean;
   notes?: ReportData['notes'];
+  /** Further files to copy in: name in the model directory → source path. */
+  extraFiles?: Record<string, string>;
 }
 
 /**
@@ -38,6 +40,9 @@ export async function saveModelDir(out: string, s: SaveInputs): Promise<void> {
       await atomicWrite(path.join(dir, 'model.onnx'), bytes);
     }
     await atomicWrite(path.join(dir, 'graft.json'), JSON.stringify(s.manifest, null, 2) + '\n');
+    for (const [name, src] of Object.entries(s.extraFiles ?? {})) {
+      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, name));
+    }
     if (s.writeReport !== false && s.evaluation) {
       await atomicWrite(path.join(dir, 'report.html'), await buildReport(s));
     }

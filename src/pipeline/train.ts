@@ -14,12 +14,15 @@ import { createTfjsEngine } from '../train/tfjs-engine.js';
 import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
 import { fit, type Callback, type EpochLogs } from '../train/fit.js';
 import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
-import { earlyStopping, progressBar, jsonlLogger } from '../train/callbacks/index.js';
+import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
+import { withStagedDir } from '../io/atomic.js';
+import { fileSaveHandler } from '../io/tfjs-files.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import type { DatasetItem } from '../data/dataset.js';
+import type { CropBox } from '../data/decode.js';
 import { hashItems } from '../data/hash.js';
 import { loadSplits } from '../data/split.js';
-import { resolveAugment, augmentPixels } from '../data/augment.js';
+import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 import { FrozenBackbone } from '../engine/ort.js';
 import { extractFeatures, pixelExtractor, type Extractor, type LabeledItem } from './features.js';
@@ -207,12 +210,30 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   const rng = new Rng(deriveSeed(o.seed, 'augment'));
   const aug = o.augment ? resolveAugment(true) : undefined;
   const augmentFn = aug ? (rgb: Uint8Array, h: number, w: number) => augmentPixels(rgb, h, w, aug, rng) : undefined;
+  const cropFn = aug && aug.crop ? (cw: number, ch: number) => randomResizedCrop(cw, ch, (aug.crop as { scale: [number, number] }).scale, (aug.crop as { ratio: [number, number] }).ratio, rng) : undefined;
 
+  // While training, a sibling folder holds the per-epoch checkpoint (the whole TF.js model,
+  // swapped in atomically) and the JSON-lines metric log; on success the log moves into the
+  // model directory and the checkpoint folder is removed.
+  const ckptDir = `${path.resolve(o.out)}.checkpoint`;
+  fs.mkdirSync(ckptDir, { recursive: true });
+  const logFile = path.join(ckptDir, 'train-log.jsonl');
+  fs.rmSync(logFile, { force: true });
   const callbacks = (stage: string): Callback[] => {
     const cbs: Callback[] = [];
     if (!o.quiet) cbs.push(progressBar());
     if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
-    cbs.push(jsonlLogger(path.join(path.resolve(o.out) + '.log.jsonl')));
+    cbs.push(callbackFromFns({ onEpochEnd: (l) => void onEvent({ type: 'info', message: `${stage} epoch ${l.epoch + 1}: loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(3)}${l.valAcc !== undefined ? ` val_acc ${l.valAcc.toFixed(3)}` : ''}`, label: 'epoch' }) }));
+    cbs.push(jsonlLogger(logFile));
+    cbs.push(
+      checkpoint(async ({ engine: e, epoch }) => {
+        await e.syncToModel();
+        await withStagedDir(path.join(ckptDir, 'model'), async (dir) => {
+          await full.save(fileSaveHandler(path.join(dir, 'model.json')));
+          fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ stage, epoch, classes, savedAt: new Date().toISOString() }));
+        });
+      }),
+    );
     return cbs;
   };
 
@@ -251,7 +272,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       let trainSource = featureSource(trainF1.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
       if (augmentFn) {
         // With augmentation every epoch sees new pixels: the frozen part runs per batch on ORT.
-        trainSource = augmentedSource(ex1, data.train, o.batchSize, o.seed, augmentFn, () => backboneRuns++);
+        trainSource = augmentedSource(ex1, data.train, o.batchSize, o.seed, augmentFn, cropFn, () => backboneRuns++);
       }
       setTrainable(split1.top, () => true);
       engine = await createTfjsEngine(split1.top, engineOptions(o, trainF1.features.labels, classes.length));
@@ -343,7 +364,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
     };
     const inputs: SaveInputs = { model: full, manifest, evaluation, history: histories, evalPaths: evalFeatures.paths, writeOnnx: o.onnx, writeReport: o.report };
     say(`Writing ${o.out}`, 'stage');
+    inputs.extraFiles = { 'train-log.jsonl': logFile };
     await saveModelDir(o.out, inputs);
+    fs.rmSync(ckptDir, { recursive: true, force: true });
     return {
       outDir: path.resolve(o.out),
       manifest,
@@ -371,6 +394,7 @@ function augmentedSource(
   batchSize: number,
   seed: number,
   augment: (rgb: Uint8Array, h: number, w: number) => Uint8Array,
+  crop: ((w: number, h: number) => CropBox) | undefined,
   onImage: () => void,
 ) {
   return {
@@ -379,7 +403,7 @@ function augmentedSource(
       const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).shuffle(items.map((_, i) => i));
       for (let s = 0; s < order.length; s += batchSize) {
         const chunk = order.slice(s, s + batchSize).map((i) => items[i]!);
-        const r = await extractFeatures(ex, chunk, { augment, batchSize });
+        const r = await extractFeatures(ex, chunk, { augment, batchSize, crop });
         for (let k = 0; k < chunk.length; k++) onImage();
         if (r.features.labels.length === 0) continue;
         yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };

@@ -16,6 +16,12 @@ function rand(n: number, seed: number): Float32Array {
 }
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
+/** initTf picks the backend once; tests here switch between cpu and wasm themselves. */
+async function useWasm(): Promise<void> {
+  await initTf('wasm');
+  assert.ok(await tf.setBackend('wasm'));
+}
+
 type Grad = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor;
 
 /** Gradients of Σ(f(x,w)·r) w.r.t. x and w on `backend`; r makes dy non-uniform. */
@@ -63,7 +69,7 @@ test('wasm backend starts and has the three kernels registered', async () => {
 });
 
 test('conv2d gradients match the cpu backend', async () => {
-  await initTf('wasm');
+  await useWasm();
   const pads: Array<'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]> = [
     'same',
     'valid',
@@ -88,7 +94,7 @@ test('conv2d gradients match the cpu backend', async () => {
 });
 
 test('depthwise gradients match the cpu backend (multipliers 1 and 2)', async () => {
-  await initTf('wasm');
+  await useWasm();
   let worst = 0;
   let cases = 0;
   for (const k of [1, 3, 5]) {
@@ -106,7 +112,7 @@ test('depthwise gradients match the cpu backend (multipliers 1 and 2)', async ()
 });
 
 test('depthwise kernels honour dilation 2 (checked against a zero-expanded 5×5 filter on cpu)', async () => {
-  await initTf('wasm');
+  await useWasm();
   const xShape = [2, 9, 8, 3];
   const wv = rand(3 * 3 * 3 * 2, 12);
   // A 3×3 filter at dilation 2 is the 5×5 filter with zeros between taps.
@@ -136,7 +142,7 @@ test('depthwise kernels honour dilation 2 (checked against a zero-expanded 5×5 
 });
 
 test('Conv2DBackpropFilter kernel handles NCHW and ceil rounding like cpu', async () => {
-  await initTf('wasm');
+  await useWasm();
   const run = async (backend: string, attrs: Record<string, unknown>, xShape: number[], dyShape: number[]) => {
     await tf.setBackend(backend);
     return tf.tidy(() => {
@@ -153,8 +159,30 @@ test('Conv2DBackpropFilter kernel handles NCHW and ceil rounding like cpu', asyn
   assert.ok(relDiff(await run('wasm', ceil, [1, 8, 8, 2], [1, 5, 5, 3]), await run('cpu', ceil, [1, 8, 8, 2], [1, 5, 5, 3])) <= 1e-4);
 });
 
+test('wrapped wasm kernels (Conv2DBackpropInput, transposed BatchMatMul) match the cpu backend', async () => {
+  await useWasm();
+  const on = async (backend: string, f: () => tf.Tensor) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => f().dataSync() as Float32Array);
+  };
+  const cases: Array<[string, () => tf.Tensor]> = [
+    ['matMul Aᵀ', () => tf.matMul(tf.tensor2d(rand(30, 1), [5, 6]), tf.tensor2d(rand(20, 2), [5, 4]), true, false)],
+    ['matMul Bᵀ', () => tf.matMul(tf.tensor2d(rand(30, 1), [6, 5]), tf.tensor2d(rand(20, 2), [4, 5]), false, true)],
+    ['batched AᵀBᵀ', () => tf.matMul(tf.tensor3d(rand(60, 3), [2, 5, 6]), tf.tensor3d(rand(40, 4), [2, 4, 5]), true, true)],
+    ['conv2dTranspose s2 same', () => tf.conv2dTranspose(tf.tensor4d(rand(2 * 4 * 3 * 5, 5), [2, 4, 3, 5]), tf.tensor4d(rand(3 * 3 * 2 * 5, 6), [3, 3, 2, 5]), [2, 8, 6, 2], 2, 'same')],
+    ['conv2dTranspose s2 valid odd', () => tf.conv2dTranspose(tf.tensor4d(rand(1 * 3 * 3 * 4, 7), [1, 3, 3, 4]), tf.tensor4d(rand(3 * 3 * 2 * 4, 8), [3, 3, 2, 4]), [1, 7, 8, 2], 2, 'valid')],
+    ['Conv2DBackpropInput NCHW', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(rand(2 * 5 * 4 * 3, 9), [2, 5, 4, 3]), filter: tf.tensor4d(rand(3 * 3 * 2 * 5, 10), [3, 3, 2, 5]) }, { strides: [2, 2], pad: 'same', dataFormat: 'NCHW', inputShape: [2, 2, 7, 6] }) as tf.Tensor],
+    ['Conv2DBackpropInput 1×1', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(rand(2 * 3 * 3 * 4, 11), [2, 3, 3, 4]), filter: tf.tensor4d(rand(8, 12), [1, 1, 2, 4]) }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', inputShape: [2, 3, 3, 2] }) as tf.Tensor],
+  ];
+  for (const [label, f] of cases) {
+    const d = relDiff(await on('wasm', f), await on('cpu', f));
+    assert.ok(d <= 1e-5, `${label}: ${d}`);
+  }
+  await tf.setBackend('wasm');
+});
+
 test('cpu fallback path returns the cpu kernel result on wasm', async () => {
-  await initTf('wasm');
+  await useWasm();
   const x = tf.tensor(rand(2 * 5 * 5 * 3, 6), [2, 5, 5, 3]);
   const dy = tf.tensor(rand(2 * 5 * 5 * 3, 7), [2, 5, 5, 3]);
   const attrs = { strides: [1, 1], dilations: [1, 1], pad: 'same', filterShape: [3, 3, 3, 1] };
@@ -169,7 +197,7 @@ test('cpu fallback path returns the cpu kernel result on wasm', async () => {
 });
 
 test('gradient kernels leak no tensors', async () => {
-  await initTf('wasm');
+  await useWasm();
   const x = tf.tensor4d(rand(2 * 6 * 6 * 4, 8), [2, 6, 6, 4]);
   const w = tf.tensor4d(rand(3 * 3 * 4 * 4, 9), [3, 3, 4, 4]);
   const dw = tf.tensor4d(rand(3 * 3 * 4 * 2, 10), [3, 3, 4, 2]);
@@ -183,7 +211,7 @@ test('gradient kernels leak no tensors', async () => {
 });
 
 test('a tiny conv net trains on wasm: loss decreases', async () => {
-  await initTf('wasm');
+  await useWasm();
   tf.util.assert(tf.getBackend() === 'wasm', () => 'wasm expected');
   const model = tf.sequential({
     layers: [

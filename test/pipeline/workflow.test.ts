@@ -119,3 +119,15 @@ test('from scratch (--weights none): nothing frozen, reduced input size recorded
   assert.equal(r.manifest.inputSize[0], 32, 'Fashion-MNIST is 28 px: trained at the 32 px minimum');
   assert.equal(r.backboneRuns, 0);
 });
+
+test('augmentation: every epoch sees new pixels, so the frozen part runs per batch on ORT', async () => {
+  const r = await trainClassifier({ ...base, out: path.join(tmpDir(), 'aug'), epochs: 2, augment: true, report: false, onnx: false });
+  const train = Number(r.manifest.dataset.counts.train);
+  // train+val+test once for the cached (unaugmented) features, plus train once per epoch, augmented.
+  assert.ok(r.backboneRuns >= 2 * (train - 3), `backbone runs ${r.backboneRuns} for ${train} training images`);
+  assert.equal(r.manifest.training.augment, true);
+  assert.ok(fs.existsSync(path.join(r.outDir, 'train-log.jsonl')));
+  const lines = fs.readFileSync(path.join(r.outDir, 'train-log.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2, 'one JSON line per epoch');
+  assert.ok(!fs.existsSync(`${r.outDir}.checkpoint`), 'checkpoint folder removed after success');
+});
