@@ -6,6 +6,8 @@
  *   npm run bench:embed                      # full run, table + JSON
  *   npm run bench:embed -- --quick           # fewer repeats (< ~4 min on 2 cores)
  *   npm run bench:embed -- --json --models resnet50,mobilenet_v2
+ *   npm run bench:embed -- --quick --out /tmp/embed.json
+ *   npm run bench:embed -- --from /tmp/embed.json   # tables of a saved (or partial) run
  *
  * Progress goes to stderr, results to stdout.
  */
@@ -37,14 +39,21 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     models: { type: 'string', default: Object.keys(MODELS).join(',') },
+    /** Also write the JSON record here, rewritten after every model (a killed run keeps its results). */
+    out: { type: 'string' },
+    /** Print the tables of a record saved with --out, without running anything. */
+    from: { type: 'string' },
   },
 });
 
-/** Repeats per engine. TF.js wasm runs ResNet50/InceptionV3 at ~2-3 img/s: few samples there. */
-function plans(heavy: boolean): { ort: SamplePlan; torch: SamplePlan; tfjs: SamplePlan; minSampleSec: number } {
+/**
+ * Repeats per engine. TF.js wasm runs ResNet50/InceptionV3 at ~2-3 img/s: few samples there.
+ * The budget (timed seconds per model) bounds --quick when other work slows every engine.
+ */
+function plans(heavy: boolean): { ort: SamplePlan; torch: SamplePlan; tfjs: SamplePlan; minSampleSec: number; budgetSec: number } {
   return args.quick
-    ? { ort: { warmup: 2, repeats: 5 }, torch: { warmup: 1, repeats: 5 }, tfjs: { warmup: 1, repeats: heavy ? 2 : 3 }, minSampleSec: 0.4 }
-    : { ort: { warmup: 3, repeats: 15 }, torch: { warmup: 2, repeats: 15 }, tfjs: { warmup: 1, repeats: heavy ? 4 : 7 }, minSampleSec: 1 };
+    ? { ort: { warmup: 2, repeats: 5 }, torch: { warmup: 1, repeats: 4 }, tfjs: { warmup: 1, repeats: heavy ? 2 : 3 }, minSampleSec: 0.4, budgetSec: 35 }
+    : { ort: { warmup: 3, repeats: 15 }, torch: { warmup: 2, repeats: 15 }, tfjs: { warmup: 1, repeats: heavy ? 4 : 7 }, minSampleSec: 1, budgetSec: 300 };
 }
 
 /** onnxruntime-node's version, from its package.json. */
@@ -109,6 +118,7 @@ async function benchModel(name: string, peer: TorchPeer | undefined, cacheDir: s
   try {
     backbone = await timed('ortExportAndSession', () => FrozenBackbone.fromLayersModel(model, { threads: THREADS, cacheDir, verify: false }));
     if (peer) await timed('torchLoad', () => peer.load(name, size, BATCH));
+    log(`[${name}] setup ${JSON.stringify(res.setupSec)}; timing…`);
     const x = inputBatch(BATCH, size);
     ort = ortEngine(backbone, x, BATCH);
     tfjs = tfjsEngine(tf, model, x, [BATCH, size, size, 3]);
@@ -117,6 +127,7 @@ async function benchModel(name: string, peer: TorchPeer | undefined, cacheDir: s
     res.engines = await interleave(list, {
       batch: BATCH,
       minSampleSec: p.minSampleSec,
+      budgetSec: p.budgetSec,
       onSample: (e, ips, r) => log(`  [${name}] round ${r + 1}: ${e.label.padEnd(22)} ${fmtRate(ips)} img/s`),
     });
   } finally {
@@ -174,6 +185,11 @@ function tables(results: ModelResult[]): string {
 }
 
 async function main(): Promise<void> {
+  if (args.from) {
+    const rec = JSON.parse(fs.readFileSync(args.from, 'utf8')) as { results: ModelResult[]; notes: string[] };
+    process.stdout.write(tables(rec.results) + '\n' + rec.notes.map((n) => `- ${n}`).join('\n') + '\n');
+    return;
+  }
   const names = args.models!.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const unknown = names.filter((n) => !(n in MODELS));
   if (unknown.length) {
@@ -197,6 +213,16 @@ async function main(): Promise<void> {
 
   const results: ModelResult[] = [];
   const t0 = performance.now();
+  const record = (): object => ({
+    benchmark: 'embed',
+    machine: { ...machine, loadAvg1End: load1() },
+    quick: args.quick,
+    totalSec: Number(((performance.now() - t0) / 1000).toFixed(1)),
+    versions: { tfjs: tf.version.tfjs, tfBackend, onnxruntimeNode: ortVersion(), torch: torchInfo },
+    notes,
+    results,
+  });
+  const save = () => args.out && fs.writeFileSync(args.out, JSON.stringify(record(), null, 2) + '\n');
   // Random weights give a new graph every run: keep exported graphs out of Graft's real cache.
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-bench-embed-'));
   try {
@@ -210,22 +236,14 @@ async function main(): Promise<void> {
         const target = { ortOverTorchBest: MODELS[name]!.target };
         results.push({ model: name, size: sizeOf(name), batch: BATCH, loadAvg1: load1(), setupSec: {}, engines: [], ratios: {}, target, error: msg });
       }
+      save();
     }
   } finally {
     await peer?.close();
     fs.rmSync(cacheDir, { recursive: true, force: true });
   }
-  const record = {
-    benchmark: 'embed',
-    machine: { ...machine, loadAvg1End: load1() },
-    quick: args.quick,
-    totalSec: Number(((performance.now() - t0) / 1000).toFixed(1)),
-    versions: { tfjs: tf.version.tfjs, tfBackend, onnxruntimeNode: ortVersion(), torch: torchInfo },
-    notes,
-    results,
-  };
   if (!args.json) process.stdout.write(tables(results) + '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n\n');
-  process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(record(), null, 2) + '\n');
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 

@@ -27,6 +27,11 @@ export interface EngineResult extends Summary {
 export interface InterleaveOptions {
   batch: number;
   minSampleSec: number;
+  /**
+   * Soft limit on timed seconds (warm-up excluded): no new round starts past it once every
+   * engine has min(repeats, 2) samples. Keeps --quick bounded when the machine is loaded.
+   */
+  budgetSec?: number;
   /** Called after each sample, for progress output. */
   onSample?: (engine: Engine, ips: number, round: number) => void;
 }
@@ -55,12 +60,16 @@ export async function interleave(
   }
   const rounds = Math.max(...plans.map(([, p]) => p.repeats));
   const samples: number[][] = plans.map(() => []);
+  const t0 = performance.now();
+  const enough = () => plans.every(([, p], e) => samples[e]!.length >= Math.min(p.repeats, 2));
   for (let r = 0; r < rounds; r++) {
+    if (opts.budgetSec !== undefined && (performance.now() - t0) / 1000 > opts.budgetSec && enough()) break;
     for (let j = 0; j < plans.length; j++) {
       const e = (r + j) % plans.length;
       const [engine, plan] = plans[e]!;
-      // Sample in round r iff floor(r*n/R) steps up: n samples spread evenly over R rounds.
-      if (Math.floor(((r + 1) * plan.repeats) / rounds) === Math.floor((r * plan.repeats) / rounds)) continue;
+      // Sample in round r iff floor((r+1)*n/R) steps up: n samples spread evenly over R rounds,
+      // the first in round 0 so a budget cut never leaves a slow engine without samples.
+      if (Math.floor(((r + 1) * plan.repeats + rounds - 1) / rounds) === Math.floor((r * plan.repeats + rounds - 1) / rounds)) continue;
       const k = perSample[e]!;
       const ips = (opts.batch * k) / (await engine.time(k));
       samples[e]!.push(ips);

@@ -13,6 +13,7 @@ import { freeze } from '../transfer/freeze.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
 import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
 import { fit, type Callback, type EpochLogs } from '../train/fit.js';
+import { recomputeBatchNormStats } from '../train/precise-bn.js';
 import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
 import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
 import { withStagedDir } from '../io/atomic.js';
@@ -247,8 +248,12 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       const trainF = await extractFeatures(ex, data.train, { augment: undefined, label: 'decode train' });
       const valF = await extractFeatures(ex, data.val, { label: 'decode validation' });
       allSkipped.push(...trainF.skipped, ...valF.skipped);
-      engine = await createTfjsEngine(full, engineOptions(o, trainF.features.labels, classes.length));
+      // From random weights BatchNorm must normalise with batch statistics (there is nothing
+      // pretrained to keep in inference mode).
+      engine = await createTfjsEngine(full, { ...engineOptions(o, trainF.features.labels, classes.length), trainBatchNormStats: true });
       const h = await fit(engine, { train: featureSource(trainF.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(valF.features, { batchSize: 64 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: callbacks('scratch') });
+      // Batch statistics → precise moving statistics before any inference-mode evaluation.
+      await recomputeBatchNormStats(full, featureSource(trainF.features, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));
       histories.push(...h.epochs.map((e) => ({ ...e, stage: 'scratch' })));
       stages.push({ stage: 'scratch', epochs: h.epochs.length, lr: o.lr });
       evalFeatures = data.test.length ? (await extractFeatures(ex, data.test, { label: 'decode test' })).features : valF.features;

@@ -159,7 +159,7 @@ test('Conv2DBackpropFilter kernel handles NCHW and ceil rounding like cpu', asyn
   assert.ok(relDiff(await run('wasm', ceil, [1, 8, 8, 2], [1, 5, 5, 3]), await run('cpu', ceil, [1, 8, 8, 2], [1, 5, 5, 3])) <= 1e-4);
 });
 
-test('wrapped wasm kernels (Conv2DBackpropInput, transposed BatchMatMul) match the cpu backend', async () => {
+test('wrapped wasm kernels (Conv2DBackpropInput, transposed BatchMatMul, Tile) match the cpu backend', async () => {
   await useWasm();
   const on = async (backend: string, f: () => tf.Tensor) => {
     await tf.setBackend(backend);
@@ -173,6 +173,8 @@ test('wrapped wasm kernels (Conv2DBackpropInput, transposed BatchMatMul) match t
     ['conv2dTranspose s2 valid odd', () => tf.conv2dTranspose(tf.tensor4d(rand(1 * 3 * 3 * 4, 7), [1, 3, 3, 4]), tf.tensor4d(rand(3 * 3 * 2 * 4, 8), [3, 3, 2, 4]), [1, 7, 8, 2], 2, 'valid')],
     ['Conv2DBackpropInput NCHW', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(rand(2 * 5 * 4 * 3, 9), [2, 5, 4, 3]), filter: tf.tensor4d(rand(3 * 3 * 2 * 5, 10), [3, 3, 2, 5]) }, { strides: [2, 2], pad: 'same', dataFormat: 'NCHW', inputShape: [2, 2, 7, 6] }) as tf.Tensor],
     ['Conv2DBackpropInput 1×1', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(rand(2 * 3 * 3 * 4, 11), [2, 3, 3, 4]), filter: tf.tensor4d(rand(8, 12), [1, 1, 2, 4]) }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', inputShape: [2, 3, 3, 2] }) as tf.Tensor],
+    ['tile as broadcast', () => tf.tile(tf.tensor4d(rand(5, 13), [1, 1, 1, 5]), [2, 3, 2, 1])],
+    ['tile general', () => tf.tile(tf.tensor2d(rand(6, 14), [2, 3]), [2, 3])],
   ];
   for (const [label, f] of cases) {
     const d = relDiff(await on('wasm', f), await on('cpu', f));

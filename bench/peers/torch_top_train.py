@@ -1,0 +1,53 @@
+"""PyTorch peer for bench/ort-train.ts: Adam training steps of MobileNetV2 (torchvision, random
+weights), either the top after Keras' block_13 (torchvision features[15:] = block_14..16 + Conv_1)
+on cached [n, 160, 7, 7] activations, or the whole network at 224 px.
+
+Usage: /usr/bin/python3 bench/peers/torch_top_train.py --workload top|full --batch 16 --steps 6 --layout contiguous|channels_last
+Prints one JSON line: {"imgPerSec", "maxRssMiB", "stepSec"}.
+"""
+import argparse
+import json
+import resource
+import time
+
+import torch
+import torchvision
+
+p = argparse.ArgumentParser()
+p.add_argument('--workload', choices=['top', 'full'], default='top')
+p.add_argument('--batch', type=int, default=16)
+p.add_argument('--steps', type=int, default=6)
+p.add_argument('--layout', choices=['contiguous', 'channels_last'], default='contiguous')
+a = p.parse_args()
+
+net = torchvision.models.mobilenet_v2(num_classes=5)
+if a.workload == 'top':
+    # features[k + 1] is Keras' block_k; features[18] is Conv_1.
+    model = torch.nn.Sequential(net.features[15:], torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(1280, 5))
+    x = torch.rand(a.batch, 160, 7, 7)
+else:
+    model = net
+    x = torch.rand(a.batch, 3, 224, 224)
+fmt = torch.channels_last if a.layout == 'channels_last' else torch.contiguous_format
+model = model.to(memory_format=fmt).train()
+x = x.contiguous(memory_format=fmt)
+y = torch.arange(a.batch) % 5
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+loss_fn = torch.nn.CrossEntropyLoss()
+
+
+def step():
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    opt.step()
+
+
+step()
+times = []
+for _ in range(a.steps):
+    t0 = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t0)
+med = sorted(times)[len(times) // 2]
+print(json.dumps({'imgPerSec': a.batch / med, 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'stepSec': times}))

@@ -1,0 +1,177 @@
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GraftError } from '../errors.js';
+import { initTf } from '../engine/backend.js';
+import { FrozenBackbone } from '../engine/ort.js';
+import type { GraftManifest } from '../io/manifest.js';
+import { loadModelDir } from '../pipeline/model-dir.js';
+import { expandInputs } from '../pipeline/predict.js';
+import { cachedExtract } from '../pipeline/feature-store.js';
+import type { FeatureSet } from '../pipeline/sources.js';
+import type { DatasetItem } from '../data/dataset.js';
+import { findSplitFolders, loadDataset, alignClasses } from '../data/dataset.js';
+import { Rng, deriveSeed } from '../data/rng.js';
+import { splitAt, modelGraph, type Split } from '../transfer/surgery.js';
+import { HEAD_LAYER_NAMES } from '../transfer/head.js';
+import { getModelSpec, listModels } from '../zoo/registry.js';
+import type { ArchitectureSpec } from '../zoo/types.js';
+
+/** A loaded model directory, split where adaptation works on it. */
+export interface AdaptContext {
+  dir: string;
+  model: tf.LayersModel;
+  manifest: GraftManifest;
+  spec?: ArchitectureSpec;
+  /**
+   * Layer whose output the head-side methods work on: the head's pooling layer when the head
+   * pools (pooled vectors are what the head's first Dense sees), else graft.json's cut.
+   */
+  featureLayer: string;
+}
+
+/**
+ * Load a model directory for adaptation.
+ *
+ * @example
+ * const ctx = await loadAdaptContext('my-model');
+ * ctx.featureLayer; // 'graft_head_pool'
+ */
+export async function loadAdaptContext(modelDir: string): Promise<AdaptContext> {
+  await initTf();
+  const { model, manifest } = await loadModelDir(modelDir);
+  const names = new Set(model.layers.map((l) => l.name));
+  const zoo = listModels().map((m) => m.name);
+  const spec = zoo.includes(manifest.backbone.name) ? getModelSpec(manifest.backbone.name) : undefined;
+  const featureLayer = names.has(HEAD_LAYER_NAMES.pool) ? HEAD_LAYER_NAMES.pool : manifest.backbone.cut;
+  return { dir: path.resolve(modelDir), model, manifest, spec, featureLayer };
+}
+
+/** Split the context's model at its feature layer (frozen part → features; top → probabilities). */
+export function splitAtFeatures(ctx: AdaptContext): Split {
+  return splitAt(ctx.model, ctx.featureLayer, ctx.spec);
+}
+
+/** The symbolic output of `layer` in `model`'s own graph (safe after splitAt added nodes). */
+export function layerTensor(model: tf.LayersModel, layer: string): tf.SymbolicTensor {
+  const t = modelGraph(model).tensorsByLayer.get(layer);
+  if (!t || t.length !== 1) throw new GraftError('E_ADAPT_LAYER', `Layer "${layer}" is not a single tensor of model "${model.name}".`);
+  return t[0]!;
+}
+
+/**
+ * Unlabelled images of a folder (recursively), as items with label -1 — sorted, so runs repeat.
+ * An empty or missing folder is an error.
+ */
+export function unlabeledItems(folder: string, what = 'target'): DatasetItem[] {
+  const { images, missing } = expandInputs([folder]);
+  if (missing.length > 0 || images.length === 0) {
+    throw new GraftError('E_ADAPT_NO_IMAGES', `The ${what} folder must hold images (searched recursively). Received: ${folder} (${missing.length ? 'not found' : 'no images'}).`, 'Pass a folder of unlabelled images of the new domain.');
+  }
+  return images.map((p) => ({ path: path.resolve(p), label: 0 }));
+}
+
+/**
+ * The labelled source images: `source` if given, else graft.json's dataset.root (its train/ split
+ * when it has one), re-labelled by the model's classes.
+ */
+export function sourceItems(manifest: GraftManifest, source?: string): { root: string; items: DatasetItem[] } {
+  const root = source ?? manifest.dataset.root;
+  if (!fs.existsSync(root)) {
+    throw new GraftError('E_ADAPT_NO_SOURCE', `The source images are needed and were not found at ${root}${source ? '' : " (graft.json's dataset.root)"}.`, 'Pass --source <folder> with the labelled training images (one sub-folder per class).');
+  }
+  const split = findSplitFolders(root);
+  const ds = alignClasses(loadDataset(split?.train ?? root, { minClasses: 1 }), manifest.classes, 'source');
+  return { root: split?.train ?? root, items: ds.items };
+}
+
+/** At most `n` items, a seeded random subset in original order (keeps adaptation time bounded). */
+export function sample<T>(items: T[], n: number | undefined, seed: number, purpose: string): T[] {
+  if (n === undefined || items.length <= n) return items;
+  const idx = new Rng(deriveSeed(seed, purpose)).shuffle(items.map((_, i) => i)).slice(0, n).sort((a, b) => a - b);
+  return idx.map((i) => items[i]!);
+}
+
+/** Extracts activations of `frozen` (image → features) on onnxruntime, through the feature cache. */
+export class FeatureExtractor {
+  private constructor(
+    private bb: FrozenBackbone,
+    private key: { backbone: string; weights: string; cut: string; preprocess: GraftManifest['preprocess']; size: readonly [number, number] },
+    private cacheDir?: string,
+  ) {}
+
+  static async create(frozen: tf.LayersModel, manifest: GraftManifest, cut: string, cacheDir?: string): Promise<FeatureExtractor> {
+    const bb = await FrozenBackbone.fromLayersModel(frozen, { preprocess: manifest.preprocess, cacheDir });
+    const size = [manifest.inputSize[0], manifest.inputSize[1]] as const;
+    return new FeatureExtractor(bb, { backbone: `adapt@${bb.hash}`, weights: bb.hash, cut, preprocess: manifest.preprocess, size }, cacheDir);
+  }
+
+  get outputShape(): number[] {
+    return this.bb.outputShape;
+  }
+
+  /** Features of `items`, in order; unreadable files are skipped and listed. */
+  async extract(items: DatasetItem[], label: string): Promise<{ features: FeatureSet; skipped: { path: string; reason: string }[] }> {
+    const bb = this.bb;
+    const ex = { inputSize: this.key.size, outputShape: bb.outputShape, run: (x: Float32Array, n: number) => bb.run(x, n) };
+    const r = await cachedExtract(ex, items, this.key, { cacheDir: this.cacheDir, label });
+    return { features: r.features, skipped: r.skipped };
+  }
+
+  dispose(): void {
+    this.bb.dispose();
+  }
+}
+
+/** Class probabilities of `top` (features → probabilities) for every row, inference mode. */
+export function predictTop(top: tf.LayersModel, f: FeatureSet, batchSize = 256): Float32Array {
+  const d = f.shape.reduce((a, b) => a * b, 1);
+  const n = f.labels.length;
+  const parts: Float32Array[] = [];
+  for (let s = 0; s < n; s += batchSize) {
+    const m = Math.min(batchSize, n - s);
+    const out = tf.tidy(() => (top.predict(tf.tensor(f.data.subarray(s * d, (s + m) * d), [m, ...f.shape])) as tf.Tensor).dataSync() as Float32Array);
+    parts.push(out.slice());
+  }
+  const k = parts.length ? parts[0]!.length / Math.min(batchSize, n) : 0;
+  const all = new Float32Array(n * k);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  return all;
+}
+
+/** Mean top-1 probability, and the fraction of rows whose top-1 probability is below `threshold`. */
+export interface ConfidenceStats {
+  count: number;
+  meanMaxProb: number;
+  fractionBelow: number;
+  threshold: number;
+}
+
+export function confidenceStats(probs: Float32Array, k: number, threshold = 0.5): ConfidenceStats {
+  const n = probs.length / k;
+  let sum = 0;
+  let below = 0;
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let j = 0; j < k; j++) m = Math.max(m, probs[i * k + j]!);
+    sum += m;
+    if (m < threshold) below++;
+  }
+  return { count: n, meanMaxProb: n ? sum / n : 0, fractionBelow: n ? below / n : 0, threshold };
+}
+
+/** argmax of each row. */
+export function argmaxRows(probs: Float32Array, k: number): Int32Array {
+  const n = probs.length / k;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let b = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j]! > probs[i * k + b]!) b = j;
+    out[i] = b;
+  }
+  return out;
+}

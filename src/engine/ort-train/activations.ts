@@ -1,0 +1,60 @@
+import type * as tf from '@tensorflow/tfjs';
+import { type Tape, type TVal, unsupported } from './tape.js';
+
+/** Activations the training graph differentiates (softmax only at the output: it is the loss's). */
+export const TRAIN_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'swish', 'silu', 'tanh', 'softmax'] as const;
+
+/**
+ * Applies a TF.js activation by name with its gradient recorded. `softmax` is only allowed on the
+ * model's output, where it returns the logits unchanged (the loss and predict apply it).
+ */
+export function applyActivation(t: Tape, x: TVal, act: string | undefined | null, layer: tf.layers.Layer, isOutput: boolean): TVal {
+  const name = act ?? 'linear';
+  const y = (out: string, back: (dy: string) => string): TVal => t.record([x], { ...x, name: out, grad: x.grad }, (dy) => [back(dy)]);
+  switch (name) {
+    case 'linear':
+      return x;
+    case 'softmax':
+      if (!isOutput) unsupported(layer, 'softmax inside the network (only as the output activation)');
+      return x;
+    case 'relu': {
+      const out = t.op('Relu', [x.name]);
+      // d/dx relu = [x > 0]; computed from the output (y > 0 ⇔ x > 0), so x need not be kept.
+      return y(out, (dy) => t.op('Where', [t.op('Greater', [out, t.f(0)]), dy, t.f(0)]));
+    }
+    case 'relu6':
+      return clip(t, x, 0, 6);
+    case 'sigmoid': {
+      const s = t.op('Sigmoid', [x.name]);
+      return y(s, (dy) => t.op('Mul', [dy, t.op('Mul', [s, t.op('Sub', [t.f(1), s])])]));
+    }
+    case 'tanh': {
+      const th = t.op('Tanh', [x.name]);
+      return y(th, (dy) => t.op('Mul', [dy, t.op('Sub', [t.f(1), t.op('Mul', [th, th])])]));
+    }
+    case 'swish':
+    case 'silu': {
+      const s = t.op('Sigmoid', [x.name]);
+      const out = t.op('Mul', [x.name, s]);
+      // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
+      return y(out, (dy) => t.op('Mul', [dy, t.op('Mul', [s, t.op('Add', [t.f(1), t.op('Mul', [x.name, t.op('Sub', [t.f(1), s])])])])]));
+    }
+    default:
+      return unsupported(layer, `activation "${name}" (supported: ${TRAIN_ACTIVATIONS.join(', ')})`);
+  }
+}
+
+/** min(max(x, lo), hi) with gradient 1 on (lo, hi] (TF's relu6 gradient: step(x)·[x ≤ 6]). */
+export function clip(t: Tape, x: TVal, lo: number, hi: number): TVal {
+  const out = t.op('Clip', [x.name, t.f(lo), t.f(hi)]);
+  return t.record([x], { ...x, name: out }, (dy) => {
+    const inside = t.op('And', [t.op('Greater', [x.name, t.f(lo)]), t.op('LessOrEqual', [x.name, t.f(hi)])]);
+    return [t.op('Where', [inside, dy, t.f(0)])];
+  });
+}
+
+/** LeakyReLU: x for x > 0, αx otherwise. */
+export function leakyRelu(t: Tape, x: TVal, alpha: number): TVal {
+  const out = t.op('LeakyRelu', [x.name], { alpha });
+  return t.record([x], { ...x, name: out }, (dy) => [t.op('Mul', [dy, t.op('Where', [t.op('Greater', [x.name, t.f(0)]), t.f(1), t.f(alpha)])])]);
+}

@@ -1,0 +1,72 @@
+import { type Param, type Tape, type TVal } from './tape.js';
+
+/** Static geometry of one NCHW convolution (H, W known: the trainable part has a fixed input size). */
+export interface ConvGeom {
+  k: [number, number];
+  s: [number, number];
+  /** ONNX order: [top, left, bottom, right]. */
+  pads: [number, number, number, number];
+  group: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+}
+
+/**
+ * Conv (NCHW, weight [cout, cin/group, kh, kw]) with its gradients as standard ops:
+ * - input: ConvTranspose of dy with the same weight, strides, pads and group, and the output
+ *   padding that restores the exact input size (1×1 stride-1 convs: one batched MatMul);
+ * - weight: a Conv of the input, batch and channel swapped, with dy as the kernel and
+ *   dilation = stride (grouped: the group axis travels with the batch axis), sliced to the
+ *   kernel size (1×1 stride-1 convs: batched MatMul + ReduceSum over the batch);
+ * - bias: ReduceSum of dy over batch and space.
+ */
+export function conv(t: Tape, x: TVal, w: Param, b: Param | undefined, geo: ConvGeom, shape: (number | null)[]): TVal {
+  const attrs = { kernel_shape: geo.k, strides: geo.s, pads: geo.pads, group: geo.group, dilations: [1, 1] };
+  const y = t.op('Conv', b ? [x.name, w.key, b.key] : [x.name, w.key], attrs);
+  const out: TVal = { name: y, shape, cf: true, grad: t.needs([x], [w, b]) };
+  return t.record([x], out, (dy) => {
+    t.paramGrad(b, () => t.sum(dy, [0, 2, 3], false));
+    const pointwise = geo.k[0] === 1 && geo.k[1] === 1 && geo.s[0] === 1 && geo.s[1] === 1 && geo.group === 1 && geo.pads.every((p) => p === 0);
+    if (pointwise) return pointwiseBack(t, x, w, geo, dy);
+    t.paramGrad(w, () => filterGrad(t, x.name, dy, geo));
+    if (!x.grad) return [null];
+    const [pt, pl, pb, pr] = geo.pads;
+    const op = [geo.h - ((geo.ho - 1) * geo.s[0] + geo.k[0] - pt - pb), geo.w - ((geo.wo - 1) * geo.s[1] + geo.k[1] - pl - pr)];
+    return [t.op('ConvTranspose', [dy, w.key], { ...attrs, output_padding: op })];
+  });
+}
+
+function pointwiseBack(t: Tape, x: TVal, w: Param, geo: ConvGeom, dy: string): Array<string | null> {
+  const dy3 = t.op('Reshape', [dy, t.i64([0, geo.cout, -1])]); // [N, O, HW]
+  t.paramGrad(w, () => {
+    const x3t = t.op('Transpose', [t.op('Reshape', [x.name, t.i64([0, geo.cin, -1])])], { perm: [0, 2, 1] }); // [N, HW, C]
+    const dw = t.sum(t.op('MatMul', [dy3, x3t]), [0], false); // [O, C]
+    return t.op('Reshape', [dw, t.i64([geo.cout, geo.cin, 1, 1])]);
+  });
+  if (!x.grad) return [null];
+  const wt = t.op('Transpose', [t.op('Reshape', [w.key, t.i64([geo.cout, geo.cin])])], { perm: [1, 0] }); // [C, O]
+  return [t.op('Reshape', [t.op('MatMul', [wt, dy3]), t.i64([0, geo.cin, geo.h, geo.w])])];
+}
+
+/** dL/dW for a grouped strided conv, as one Conv (see {@link conv}). */
+export function filterGrad(t: Tape, x: string, dy: string, geo: ConvGeom): string {
+  const { group: g, cin, h, w } = geo;
+  const cg = cin / g;
+  // x [N, C, H, W] → [cg, g·N, H, W]: channel-in-group becomes the batch, (group, n) the channels.
+  const xt =
+    g === 1
+      ? t.op('Transpose', [x], { perm: [1, 0, 2, 3] })
+      : t.op('Reshape', [t.op('Transpose', [t.op('Reshape', [x, t.i64([-1, g, cg, h, w])])], { perm: [2, 1, 0, 3, 4] }), t.i64([cg, -1, h, w])]);
+  const dyt = t.op('Transpose', [dy], { perm: [1, 0, 2, 3] }); // [O, N, Ho, Wo]: the kernel
+  const raw = t.op('Conv', [xt, dyt], { group: g, dilations: geo.s, strides: [1, 1], pads: geo.pads }); // [cg, O, kh', kw']
+  const [pt, pl, pb, pr] = geo.pads;
+  const kh2 = h + pt + pb - (geo.ho - 1) * geo.s[0];
+  const kw2 = w + pl + pr - (geo.wo - 1) * geo.s[1];
+  // Rows/cols the strided forward pass never reached give kh' > kh: cut them.
+  const cut = kh2 > geo.k[0] || kw2 > geo.k[1] ? t.op('Slice', [raw, t.i64([0, 0]), t.i64([geo.k[0], geo.k[1]]), t.i64([2, 3])]) : raw;
+  return t.op('Transpose', [cut], { perm: [1, 0, 2, 3] });
+}

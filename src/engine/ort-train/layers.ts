@@ -1,0 +1,325 @@
+import type * as tf from '@tensorflow/tfjs';
+import { cfAxis, samePads } from '../onnx-ops.js';
+import { applyActivation, clip, leakyRelu } from './activations.js';
+import { conv, type ConvGeom } from './conv.js';
+import { storedShape, type Tape, type TVal, unsupported } from './tape.js';
+
+/**
+ * Converts one layer call into forward nodes with their gradients recorded on the tape.
+ * `isOutput`: the layer produces the model's output (its softmax becomes the loss's).
+ */
+export type TrainConverter = (t: Tape, layer: tf.layers.Layer, inputs: TVal[], shape: (number | null)[], isOutput: boolean) => TVal;
+
+type Cfg = Record<string, unknown>;
+const cfg = (l: tf.layers.Layer): Cfg => l.getConfig() as Cfg;
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [v as number, v as number]);
+
+function channelsLast(layer: tf.layers.Layer): void {
+  const f = cfg(layer).dataFormat;
+  if (f != null && f !== 'channelsLast') unsupported(layer, `dataFormat "${String(f)}" (only channelsLast)`);
+}
+
+function geometry(layer: tf.layers.Layer, x: TVal, shape: (number | null)[], k: [number, number], group: number, cin: number, cout: number): ConvGeom {
+  const c = cfg(layer);
+  const [h, w] = [x.shape[1], x.shape[2]];
+  const [ho, wo] = [shape[1], shape[2]];
+  if (h == null || w == null || ho == null || wo == null) unsupported(layer, 'unknown height/width (the ORT engine needs a fixed input size)');
+  const d = pair(c.dilationRate ?? 1);
+  if (d[0] !== 1 || d[1] !== 1) unsupported(layer, `dilation ${JSON.stringify(d)} (only 1)`);
+  const s = pair(c.strides ?? 1);
+  let pads: [number, number, number, number] = [0, 0, 0, 0];
+  if (c.padding === 'same') {
+    const [pt, pb] = samePads(h, k[0], s[0], 1);
+    const [pl, pr] = samePads(w, k[1], s[1], 1);
+    pads = [pt, pl, pb, pr];
+  } else if (c.padding !== 'valid') unsupported(layer, `padding "${String(c.padding)}"`);
+  return { k, s, pads, group, cin, cout, h, w, ho, wo };
+}
+
+const conv2d: TrainConverter = (t, layer, [input], shape, isOutput) => {
+  channelsLast(layer);
+  const c = cfg(layer);
+  const x = t.toCf(input);
+  const w = t.param(layer, 'kernel');
+  const [kh, kw, cinG, cout] = w.tfShape;
+  const group = (c.groups as number | undefined) ?? 1;
+  const b = c.useBias ? t.param(layer, 'bias') : undefined;
+  const y = conv(t, x, w, b, geometry(layer, x, shape, [kh, kw], group, cinG * group, cout), shape);
+  return applyActivation(t, y, c.activation as string, layer, isOutput);
+};
+
+const depthwise: TrainConverter = (t, layer, [input], shape, isOutput) => {
+  channelsLast(layer);
+  const c = cfg(layer);
+  const x = t.toCf(input);
+  const w = t.param(layer, 'depthwiseKernel');
+  const [kh, kw, cin, mult] = w.tfShape;
+  const b = c.useBias ? t.param(layer, 'bias') : undefined;
+  const y = conv(t, x, w, b, geometry(layer, x, shape, [kh, kw], cin, cin, cin * mult), shape);
+  return applyActivation(t, y, c.activation as string, layer, isOutput);
+};
+
+const dense: TrainConverter = (t, layer, [input], shape, isOutput) => {
+  const c = cfg(layer);
+  if (input.shape.length !== 2) unsupported(layer, `input of rank ${input.shape.length} (Dense trains on [batch, features])`);
+  const w = t.param(layer, 'kernel');
+  const b = c.useBias ? t.param(layer, 'bias') : undefined;
+  const y = t.op('Gemm', b ? [input.name, w.key, b.key] : [input.name, w.key]);
+  const out: TVal = { name: y, shape, cf: false, grad: t.needs([input], [w, b]) };
+  t.record([input], out, (dy) => {
+    t.paramGrad(w, () => t.op('Gemm', [input.name, dy], { transA: 1 }));
+    t.paramGrad(b, () => t.sum(dy, [0], false));
+    return [input.grad ? t.op('Gemm', [dy, w.key], { transB: 1 }) : null];
+  });
+  return applyActivation(t, out, c.activation as string, layer, isOutput);
+};
+
+/**
+ * BatchNormalization over the last (channel) axis. Training mode (trainable layer, batch
+ * statistics): y = γ·x̂ + β with x̂ = (x − μ_B)/√(σ²_B + ε), moving averages updated as TF.js does
+ * (biased batch variance); dx = γ/√(σ²_B+ε) · (dy − mean(dy) − x̂·mean(dy·x̂)). Inference mode
+ * (frozen layer, or trainBatchNormStats = false): a per-channel affine of the moving statistics.
+ */
+const batchNorm: TrainConverter = (t, layer, [input], shape) => {
+  const c = cfg(layer);
+  const rank = input.shape.length;
+  const axis = Array.isArray(c.axis) ? (c.axis as number[]) : [c.axis as number];
+  if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== rank - 1)) unsupported(layer, `axis ${JSON.stringify(c.axis)} (only the last axis)`);
+  if (rank !== 4 && rank !== 2) unsupported(layer, `input of rank ${rank} (2 or 4)`);
+  const x = rank === 4 ? t.toCf(input) : input;
+  const eps = c.epsilon as number;
+  const mm = t.param(layer, 'movingMean');
+  const mv = t.param(layer, 'movingVariance');
+  const gamma = c.scale === false ? undefined : t.param(layer, 'gamma');
+  const beta = c.center === false ? undefined : t.param(layer, 'beta');
+  const n = mm.shape[0];
+  const chan = rank === 4 ? [n, 1, 1] : [n];
+  const axes = rank === 4 ? [0, 2, 3] : [0];
+  const bc = (p: string): string => (rank === 4 ? t.op('Reshape', [p, t.i64(chan)]) : p);
+  const g = gamma ? bc(gamma.key) : undefined;
+  const training = t.mode === 'train' && !t.bnInference && !t.frozenLayers.has(layer.name);
+  const grad = t.needs([x], [gamma, beta]);
+  const affine = (xhat: string, invstd: string): { y: string; scale: string } => {
+    const scaled = g ? t.op('Mul', [xhat, g]) : xhat;
+    return { y: beta ? t.op('Add', [scaled, bc(beta.key)]) : scaled, scale: g ? t.op('Mul', [g, invstd]) : invstd };
+  };
+  if (!training) {
+    const invstd = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [bc(mv.key), t.f(eps)])])]);
+    const xhat = t.op('Mul', [t.op('Sub', [x.name, bc(mm.key)]), invstd]);
+    const { y, scale } = affine(xhat, invstd);
+    return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
+      t.paramGrad(beta, () => t.sum(dy, axes, false));
+      t.paramGrad(gamma, () => t.sum(t.op('Mul', [dy, xhat]), axes, false));
+      return [x.grad ? t.op('Mul', [dy, scale]) : null];
+    });
+  }
+  const mean = t.op('ReduceMean', [x.name], { axes, keepdims: 1 });
+  const xc = t.op('Sub', [x.name, mean]);
+  const variance = t.op('ReduceMean', [t.op('Mul', [xc, xc])], { axes, keepdims: 1 });
+  const invstd = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [variance, t.f(eps)])])]);
+  const xhat = t.op('Mul', [xc, invstd]);
+  const { y, scale } = affine(xhat, invstd);
+  const decay = 1 - ((c.momentum as number | undefined) ?? 0.99);
+  const flat = (v: string): string => t.op('Reshape', [v, t.i64([n])]);
+  // moving ← moving − (moving − batch)·(1 − momentum), as tfjs-layers' doMovingAverage.
+  const ema = (p: string, v: string): string => t.op('Sub', [p, t.op('Mul', [t.op('Sub', [p, flat(v)]), t.f(decay)])]);
+  t.statUpdates.set(mm.key, ema(mm.key, mean));
+  t.statUpdates.set(mv.key, ema(mv.key, variance));
+  return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
+    const dbetaK = t.op('ReduceMean', [dy], { axes, keepdims: 1 });
+    const dgammaK = t.op('ReduceMean', [t.op('Mul', [dy, xhat])], { axes, keepdims: 1 });
+    // The parameter gradients are sums = batch·space × the means above.
+    const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
+    t.paramGrad(beta, () => t.op('Mul', [flat(dbetaK), count]));
+    t.paramGrad(gamma, () => t.op('Mul', [flat(dgammaK), count]));
+    if (!x.grad) return [null];
+    return [t.op('Mul', [scale, t.op('Sub', [t.op('Sub', [dy, dbetaK]), t.op('Mul', [xhat, dgammaK])])])];
+  });
+};
+
+const reluLayer: TrainConverter = (t, layer, [x]) => {
+  const c = cfg(layer);
+  const max = c.maxValue as number | null | undefined;
+  if ((c.negativeSlope as number | undefined) || (c.threshold as number | undefined)) unsupported(layer, 'negativeSlope/threshold');
+  return max == null ? applyActivation(t, x, 'relu', layer, false) : clip(t, x, 0, max);
+};
+
+const activationLayer: TrainConverter = (t, layer, [x], _shape, isOutput) => applyActivation(t, x, cfg(layer).activation as string, layer, isOutput);
+const softmaxLayer: TrainConverter = (t, layer, [x], _shape, isOutput) => applyActivation(t, x, 'softmax', layer, isOutput);
+const leaky: TrainConverter = (t, layer, [x]) => leakyRelu(t, x, (cfg(layer).alpha as number) ?? 0.3);
+
+/** Brings rank-4 inputs to NCHW if any already is (as the exporter). */
+function common(t: Tape, layer: tf.layers.Layer, xs: TVal[]): TVal[] {
+  const rank = xs[0].shape.length;
+  if (xs.some((x) => x.shape.length !== rank)) unsupported(layer, 'inputs of different ranks');
+  return rank === 4 && xs.some((x) => x.cf) ? xs.map((x) => t.toCf(x)) : xs;
+}
+
+/** Sums dy over the axes `x` was broadcast along (SE blocks: [N,C,1,1] × [N,C,H,W]). */
+function unbroadcast(t: Tape, dy: string, x: TVal, out: TVal): string {
+  const xs = storedShape(x);
+  const ys = storedShape(out);
+  const axes = xs.map((d, i) => (d === 1 && ys[i] !== 1 ? i : -1)).filter((i) => i >= 0);
+  return axes.length ? t.sum(dy, axes, true) : dy;
+}
+
+const add: TrainConverter = (t, layer, inputs, shape) => {
+  const xs = common(t, layer, inputs);
+  let acc = xs[0];
+  for (let i = 1; i < xs.length; i++) {
+    const [a, b] = [acc, xs[i]];
+    const out: TVal = { name: t.op('Add', [a.name, b.name]), shape, cf: a.cf, grad: t.needs([a, b]) };
+    acc = t.record([a, b], out, (dy) => [unbroadcast(t, dy, a, out), unbroadcast(t, dy, b, out)]);
+  }
+  return acc;
+};
+
+const multiply: TrainConverter = (t, layer, inputs, shape) => {
+  const xs = common(t, layer, inputs);
+  let acc = xs[0];
+  for (let i = 1; i < xs.length; i++) {
+    const [a, b] = [acc, xs[i]];
+    const out: TVal = { name: t.op('Mul', [a.name, b.name]), shape, cf: a.cf, grad: t.needs([a, b]) };
+    acc = t.record([a, b], out, (dy) => [
+      a.grad ? unbroadcast(t, t.op('Mul', [dy, b.name]), a, out) : null,
+      b.grad ? unbroadcast(t, t.op('Mul', [dy, a.name]), b, out) : null,
+    ]);
+  }
+  return acc;
+};
+
+const concatenate: TrainConverter = (t, layer, inputs, shape) => {
+  const xs = common(t, layer, inputs);
+  const rank = xs[0].shape.length;
+  const a = (cfg(layer).axis as number | undefined) ?? -1;
+  const axis = xs[0].cf ? cfAxis(a, rank) : a < 0 ? a + rank : a;
+  const sizes = xs.map((x) => storedShape(x)[axis]);
+  if (sizes.some((s) => s < 0)) unsupported(layer, 'concatenation along the batch axis');
+  const out: TVal = { name: t.op('Concat', xs.map((x) => x.name), { axis }), shape, cf: xs[0].cf, grad: t.needs(xs) };
+  return t.record(xs, out, (dy) => {
+    let start = 0;
+    return xs.map((x, i) => {
+      const s = start;
+      start += sizes[i];
+      return x.grad ? t.op('Slice', [dy, t.i64([s]), t.i64([s + sizes[i]]), t.i64([axis])]) : null;
+    });
+  });
+};
+
+const globalAvgPool: TrainConverter = (t, layer, [input], shape) => {
+  channelsLast(layer);
+  const x = t.toCf(input);
+  const keep = cfg(layer).keepDims === true;
+  const [h, w] = [x.shape[1], x.shape[2]];
+  if (h == null || w == null) unsupported(layer, 'unknown height/width');
+  const c = x.shape[3] as number;
+  const y = t.op('ReduceMean', [x.name], { axes: [2, 3], keepdims: keep ? 1 : 0 });
+  const out: TVal = { name: y, shape, cf: keep, grad: x.grad };
+  return t.record([x], out, (dy) => {
+    const d4 = keep ? dy : t.op('Reshape', [dy, t.i64([0, c, 1, 1])]);
+    return [t.op('Expand', [t.op('Mul', [d4, t.f(1 / (h * w))]), t.op('Shape', [x.name])])];
+  });
+};
+
+/**
+ * Max/average pooling. Average: the gradient spreads dy/count over each window with a grouped
+ * ConvTranspose of ones (count excludes padding, as TF). Max: dy goes to the arg-max pixel of each
+ * window (MaxPool's Indices output, ScatterElements with add: overlapping windows accumulate).
+ */
+function pool(kind: 'max' | 'avg'): TrainConverter {
+  return (t, layer, [input], shape) => {
+    channelsLast(layer);
+    const c = cfg(layer);
+    const x = t.toCf(input);
+    const k = pair(c.poolSize);
+    const ch = x.shape[3] as number;
+    const geo = geometry(layer, x, shape, k, ch, ch, ch);
+    const attrs = { kernel_shape: geo.k, strides: geo.s, pads: geo.pads };
+    if (kind === 'avg') {
+      const y = t.op('AveragePool', [x.name], { ...attrs, count_include_pad: 0 });
+      return t.record([x], { name: y, shape, cf: true, grad: x.grad }, (dy) => {
+        const inv = t.g.constFloat(`${layer.name}/inv_count`, invCounts(geo), [1, 1, geo.ho, geo.wo]);
+        const ones = t.g.constFloat(`${layer.name}/ones`, new Float32Array(ch * k[0] * k[1]).fill(1), [ch, 1, k[0], k[1]]);
+        const [pt, pl, pb, pr] = geo.pads;
+        const op = [geo.h - ((geo.ho - 1) * geo.s[0] + k[0] - pt - pb), geo.w - ((geo.wo - 1) * geo.s[1] + k[1] - pl - pr)];
+        return [t.op('ConvTranspose', [t.op('Mul', [dy, inv]), ones], { ...attrs, group: ch, output_padding: op })];
+      });
+    }
+    const node = t.g.node('MaxPool', [x.name], attrs);
+    const idx = `${node}_idx`;
+    t.g.nodes[t.g.nodes.length - 1].output!.push(idx); // second output: flat NCHW arg-max indices
+    return t.record([x], { name: node, shape, cf: true, grad: x.grad }, (dy) => {
+      const xs = t.op('Shape', [x.name]);
+      const zeros = t.op('ConstantOfShape', [t.op('ReduceProd', [xs], { keepdims: 1 })]);
+      const flat = (v: string): string => t.op('Reshape', [v, t.i64([-1])]);
+      const scattered = t.op('ScatterElements', [zeros, flat(idx), flat(dy)], { axis: 0, reduction: 'add' });
+      return [t.op('Reshape', [scattered, xs])];
+    });
+  };
+}
+
+/** 1/(valid pixels in each window), TF's average-pool divisor. */
+function invCounts(geo: ConvGeom): Float32Array {
+  const out = new Float32Array(geo.ho * geo.wo);
+  const span = (o: number, s: number, k: number, p: number, n: number) => Math.min(o * s - p + k, n) - Math.max(o * s - p, 0);
+  for (let i = 0; i < geo.ho; i++) {
+    for (let j = 0; j < geo.wo; j++) out[i * geo.wo + j] = 1 / (span(i, geo.s[0], geo.k[0], geo.pads[0], geo.h) * span(j, geo.s[1], geo.k[1], geo.pads[1], geo.w));
+  }
+  return out;
+}
+
+const zeroPadding: TrainConverter = (t, layer, [input], shape) => {
+  channelsLast(layer);
+  const p = cfg(layer).padding as number | number[] | number[][];
+  const [[pt, pb], [pl, pr]] = Array.isArray(p) ? (p as unknown[]).map((v) => pair(v)) : [pair(p), pair(p)];
+  const x = t.toCf(input);
+  const [h, w] = [x.shape[1] as number, x.shape[2] as number];
+  const y = t.op('Pad', [x.name, t.i64([0, 0, pt, pl, 0, 0, pb, pr])], { mode: 'constant' });
+  return t.record([x], { name: y, shape, cf: true, grad: x.grad }, (dy) => [t.op('Slice', [dy, t.i64([pt, pl]), t.i64([pt + h, pl + w]), t.i64([2, 3])])]);
+};
+
+/** Reshape-like layers work on channels-last order, as Keras flattens. */
+function reshapeLike(target: (layer: tf.layers.Layer) => number[]): TrainConverter {
+  return (t, layer, [input], shape) => {
+    const x = t.toLast(input);
+    const y = t.op('Reshape', [x.name, t.i64([0, ...target(layer)])]);
+    return t.record([x], { name: y, shape, cf: false, grad: x.grad }, (dy) => [t.op('Reshape', [dy, t.op('Shape', [x.name])])]);
+  };
+}
+
+/** Dropout: x·mask, the mask (0 or 1/(1−rate)) a graph input drawn in JS from the engine's seed. */
+const dropout: TrainConverter = (t, layer, [x], shape) => {
+  const c = cfg(layer);
+  if (c.noiseShape != null) unsupported(layer, 'noiseShape');
+  const rate = c.rate as number;
+  if (t.mode !== 'train' || rate === 0) return x;
+  const dims = storedShape(x);
+  const mask = t.g.unique(`${layer.name}/mask`);
+  t.masks.push({ name: mask, shape: dims, rate });
+  const y = t.op('Mul', [x.name, mask]);
+  return t.record([x], { ...x, name: y }, (dy) => [t.op('Mul', [dy, mask])]);
+};
+
+const identity: TrainConverter = (_t, _layer, [x]) => x;
+
+/** TF.js class name → training converter. Anything else raises E_ORT_TRAIN_UNSUPPORTED. */
+export const TRAIN_CONVERTERS: Record<string, TrainConverter> = {
+  Conv2D: conv2d,
+  DepthwiseConv2D: depthwise,
+  Dense: dense,
+  BatchNormalization: batchNorm,
+  ReLU: reluLayer,
+  Activation: activationLayer,
+  Softmax: softmaxLayer,
+  LeakyReLU: leaky,
+  Add: add,
+  Multiply: multiply,
+  Concatenate: concatenate,
+  GlobalAveragePooling2D: globalAvgPool,
+  MaxPooling2D: pool('max'),
+  AveragePooling2D: pool('avg'),
+  ZeroPadding2D: zeroPadding,
+  Flatten: reshapeLike(() => [-1]),
+  Reshape: reshapeLike((l) => cfg(l).targetShape as number[]),
+  Dropout: dropout,
+};
