@@ -31,7 +31,6 @@ interface Result {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 async function child(job: Job): Promise<Result> {
-  const tf = await import('@tensorflow/tfjs');
   const { initTf } = await import('../src/engine/backend.js');
   const { createModel } = await import('../src/zoo/registry.js');
   const { addHead, splitAt } = await import('../src/transfer/index.js');
@@ -58,7 +57,6 @@ async function child(job: Job): Promise<Result> {
     stepSec.push((performance.now() - t0) / 1000);
   }
   engine.dispose();
-  void tf;
   const sorted = [...stepSec].sort((a, b) => a - b);
   const med = sorted[sorted.length >> 1];
   return { imgPerSec: job.batch / med, maxRssMiB: process.resourceUsage().maxRSS / 1024, stepSec };

@@ -1,6 +1,6 @@
 // Reproduces RESULTS.md's "Learning curves (less data)" and "Chained transfer" tables on Debian's
 // dataset-fashion-mnist. Usage (about 15 minutes on 2 busy cores):
-//   npx tsx scripts/results-curves.ts [--out /tmp/graft-results] [--quick]
+//   npx tsx scripts/results-curves.ts [--out /tmp/graft-results] [--quick] [--only curves|chain]
 // Writes OUT/curves.json, OUT/curves.html, OUT/chain.json and OUT/tables.md (markdown tables).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ const OUT = path.resolve(args[args.indexOf('--out') + 1] && args.includes('--out
 const QUICK = args.includes('--quick');
 const CACHE = path.join(OUT, 'cache');
 const SEEDS = QUICK ? 1 : 3;
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 fs.mkdirSync(OUT, { recursive: true });
 const log = (m: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const onEvent = (e: { type: string; message: string }) => {
@@ -48,6 +49,7 @@ const md: string[] = [];
 
 // 2. Learning curves on the 10 classes with the embedded default backbone.
 const budgets = QUICK ? [1, 10] : [1, 5, 10, 25];
+if (ONLY !== 'chain') {
 log('learning curves: transfer methods and the small CNN');
 const main = await learningCurve({
   train: path.join(FM, 'train'),
@@ -69,8 +71,10 @@ fs.writeFileSync(path.join(OUT, 'curves.json'), JSON.stringify({ main, scratch }
 fs.writeFileSync(path.join(OUT, 'curves.html'), renderCurveHtml({ ...main, points: [...main.points, ...scratch.points], summary: [...main.summary, ...scratch.summary] }, 'Fashion-MNIST learning curves'));
 md.push(table([main, scratch], `Fashion-MNIST, 10 classes, test ${main.testImages} images; accuracy % mean ± sd over seeds (mean wall seconds per run)`));
 md.push(`Backbone embeddings (mobilenet_v2, nsfwjs weights, 224x224): ${main.backbone.featureImages} images computed in ${main.backbone.featureSeconds.toFixed(1)} s (once; cached for every later run).\n`);
+}
 
 // 3. Chained transfer: source = 5 classes, target = the other 5 with 10 labels per class.
+if (ONLY !== 'curves') {
 const all = loadImageFolder(path.join(FM, 'train'));
 const allTest = loadImageFolder(path.join(FM, 'test'));
 const A = all.classes.slice(0, 5);
@@ -94,6 +98,7 @@ const scratchB = await learningCurve({ ...target, methods: ['scratch'], scratchE
 const rename = (r: CurveResult, prefix: string): CurveResult => ({ ...r, summary: r.summary.map((s) => ({ ...s, method: `${prefix}${s.method}` as never })) });
 fs.writeFileSync(path.join(OUT, 'chain.json'), JSON.stringify({ source: { accuracy: source.evaluation.accuracy, seconds: source.seconds, classes: A }, chained, direct, scratchB }, null, 2));
 md.push(table([rename(chained, 'chained (source-A model) + '), rename(direct, 'embedded backbone + '), rename(scratchB, '')], `Target task ${B.join(', ')}: 10 labels per class, test ${chained.testImages} images; source model ${pct(source.evaluation.accuracy)}% on ${A.join(', ')} (trained in ${source.seconds.toFixed(0)} s)`));
+}
 md.push(`Total: ${((Date.now() - t0) / 60000).toFixed(1)} min.\n`);
 fs.writeFileSync(path.join(OUT, 'tables.md'), md.join('\n'));
 process.stdout.write(md.join('\n'));

@@ -118,19 +118,23 @@ export async function dann(features: tf.SymbolicTensor, source: FeatureSet, targ
           const y = tf.oneHot(tf.gather(ys, tf.tensor1d(si, 'int32')), numClasses);
           const dom = tf.concat([tf.zeros([m, 1]), tf.ones([m, 1])]);
           let dl: tf.Tensor = tf.scalar(0);
-          let dlogit: tf.Tensor = tf.zeros([2 * m, 1]);
+          let correct: tf.Tensor = tf.scalar(0);
           const loss = optimizer.minimize(() => {
             const z = bottleneck.apply(x) as tf.Tensor;
             const zs = tf.slice(z, [0, 0], [m, units]);
             // The head's Dense ends in softmax; the loss wants its logits (pre-activation).
             const logits = denseLogits(head, zs);
             const ce = tf.losses.softmaxCrossEntropy(y, logits);
-            dlogit = dOut.apply(dHidden.apply(grl(z))) as tf.Tensor;
+            const dlogit = dOut.apply(dHidden.apply(grl(z))) as tf.Tensor;
             dl = tf.losses.sigmoidCrossEntropy(dom, dlogit);
+            // Kept: the optimizer's tape disposes everything of the pass but the loss.
+            correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.greater(dlogit, 0), tf.cast(dom, 'bool')), 'float32')));
+            tf.keep(dl);
             return tf.add(ce, dl) as tf.Scalar;
           }, true, vars);
-          const correct = tf.sum(tf.cast(tf.equal(tf.greater(dlogit, 0), tf.cast(dom, 'bool')), 'float32'));
-          return [tf.sub(loss!, dl), correct];
+          const out = [tf.sub(loss!, dl), correct];
+          tf.dispose([dl]);
+          return out;
         });
         const [ll, dc] = await Promise.all(stats.map((v) => v.data()));
         tf.dispose(stats);

@@ -33,7 +33,7 @@ export function regularize(cov: Float64Array, d: number, lambda: number): Float6
  * @example
  * const { sqrt, invSqrt } = sqrtm(regularize(cov, d, 1), d);
  */
-export function sqrtm(a: Float64Array, d: number, iterations = 40): { sqrt: Float32Array; invSqrt: Float32Array } {
+export function sqrtm(a: Float64Array, d: number, iterations = 30): { sqrt: Float32Array; invSqrt: Float32Array } {
   let norm = 0;
   for (let i = 0; i < a.length; i++) norm += a[i]! * a[i]!;
   norm = Math.sqrt(norm);
@@ -49,7 +49,7 @@ export function sqrtm(a: Float64Array, d: number, iterations = 40): { sqrt: Floa
       y = y2;
       z = z2;
       // Converged when z·y (→ I) stops changing; checked now and then (a sync costs a round trip).
-      if (k % 4 === 3 && (tf.norm(tf.sub(tf.matMul(z, y), I)).dataSync()[0]! as number) < 1e-4 * Math.sqrt(d)) break;
+      if (k % 3 === 2 && (tf.norm(tf.sub(tf.matMul(z, y), I)).dataSync()[0]! as number) < 1e-3 * Math.sqrt(d)) break;
     }
     const s = Math.sqrt(norm);
     return {

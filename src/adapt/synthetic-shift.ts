@@ -9,10 +9,11 @@ import { isImagePath } from '../data/dataset.js';
  * Constructed domain shifts, for testing and measuring adaptation on data whose labels are known:
  * - `night`: darkened (×0.3), low contrast (offset +20: black → 20, white → 96), sensor noise
  *   (Gaussian, σ = 12 grey levels), as a cheap camera in the dark;
+ * - `dim`: the night shift without noise (×0.3, +20): a pure intensity/contrast change;
  * - `invert-blur`: Gaussian blur (σ = 1) then colour inversion (a negative scan / a
  *   dark-on-light rendering of light-on-dark images).
  */
-export const SHIFTS = ['night', 'invert-blur'] as const;
+export const SHIFTS = ['night', 'dim', 'invert-blur'] as const;
 export type ShiftKind = (typeof SHIFTS)[number];
 
 async function transform(file: string, kind: ShiftKind, rng: Rng): Promise<Buffer> {
@@ -27,7 +28,8 @@ async function transform(file: string, kind: ShiftKind, rng: Rng): Promise<Buffe
       // Box–Muller from the seeded stream: noise is reproducible per file.
       const g = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
       y = 20 + 0.3 * x + 12 * g;
-    } else y = 255 - x;
+    } else if (kind === 'dim') y = 20 + 0.3 * x;
+    else y = 255 - x;
     out[i] = Math.max(0, Math.min(255, Math.round(y)));
   }
   return sharp(out, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();

@@ -92,8 +92,8 @@ export class FrozenBackbone {
     /** sha256 of the graph (the cache key for exported models). */
     readonly hash: string,
     private readonly inputLayout: Layout,
-    /** Whether rank-4 outputs come back NCHW and must be transposed to NHWC. */
-    private readonly outputNchw: boolean,
+    /** Whether rank-4 outputs come back NCHW and are transposed to NHWC by `run`. */
+    readonly outputNchw: boolean,
     /** The .onnx file the session was built from, when there is one. */
     readonly file?: string,
   ) {}
@@ -143,7 +143,11 @@ export class FrozenBackbone {
       throw new GraftError('E_ONNX_INPUT', `Input "${info.inputName}" of ${file} has a symbolic size ${JSON.stringify(d)}.`, 'Pass inputShape: [h, w, 3].');
     }
     const hash = crypto.createHash('sha256').update(bytes).digest('hex');
-    const layout = opts.outputLayout ?? info.internalLayout;
+    // Graft-exported graphs run NCHW inside but transpose their declared outputs back to NHWC;
+    // only a cut at an internal value sees the internal layout.
+    const graftGraph = (proto.metadataProps ?? []).some((p) => p.key === 'graft.layout');
+    const declared = !opts.output || info.outputNames.includes(opts.output);
+    const layout = opts.outputLayout ?? (graftGraph && declared ? 'NHWC' : info.internalLayout);
     // Probe one zero image: the only reliable way to learn the cut's shape without shape inference.
     const probe = new FrozenBackbone(session, inputShape as [number, number, number], [], hash, info.inputLayout, false, file);
     const dims = await probe.rawDims();

@@ -54,6 +54,8 @@ export const manifestSchema = z.object({
   adaptation: z.array(z.record(z.string(), z.unknown())).default([]),
   files: z.object({
     tfjs: z.string(),
+    /** What model.json takes: 'image' (preprocessed pixels) or 'features' (ONNX-backbone heads). */
+    tfjsInput: z.enum(['image', 'features']).default('image'),
     onnx: z.string().optional(),
     report: z.string().optional(),
   }),

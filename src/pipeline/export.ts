@@ -28,12 +28,18 @@ export async function exportModelDir(modelDir: string, format: 'tfjs' | 'onnx', 
       await model.save(fileSaveHandler(path.join(out, 'model.json')));
       written.push(path.join(out, 'model.json'), path.join(out, 'weights.bin'));
     } else {
-      const bytes = exportOnnx(model, { preprocess: manifest.preprocess, name: `graft_${manifest.backbone.name}` });
+      // An ONNX-backbone model's pipeline was composed at training time (the backbone is not a
+      // TF.js model); copy it. Zoo models are re-exported from the TF.js model.
+      const composed = path.join(modelDir, manifest.files.onnx ?? 'model.onnx');
+      if (manifest.backbone.kind === 'onnx' && !fs.existsSync(composed)) {
+        throw new GraftError('E_NO_ONNX', `${modelDir} was trained on an ONNX backbone but has no ${composed}.`, 'Retrain with --onnx (the default).');
+      }
+      const bytes = manifest.backbone.kind === 'onnx' ? fs.readFileSync(composed) : exportOnnx(model, { preprocess: manifest.preprocess, name: `graft_${manifest.backbone.name}` });
       await atomicWrite(path.join(out, 'model.onnx'), bytes);
       written.push(path.join(out, 'model.onnx'));
     }
     if (path.resolve(out) !== path.resolve(modelDir)) {
-      const m = { ...manifest, files: { tfjs: 'model.json', onnx: format === 'onnx' ? 'model.onnx' : undefined } };
+      const m = { ...manifest, files: { ...manifest.files, tfjs: 'model.json', onnx: format === 'onnx' ? 'model.onnx' : undefined, report: undefined } };
       await atomicWrite(path.join(out, 'graft.json'), JSON.stringify(m, null, 2) + '\n');
       written.push(path.join(out, 'graft.json'));
     }

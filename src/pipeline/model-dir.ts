@@ -23,6 +23,8 @@ export interface SaveInputs {
   writeOnnx?: boolean;
   writeReport?: boolean;
   notes?: ReportData['notes'];
+  /** A precomposed ONNX pipeline (ONNX backbones) instead of exporting `model`. */
+  onnxBytes?: Uint8Array;
   /** Further files to copy in: name in the model directory → source path. */
   extraFiles?: Record<string, string>;
 }
@@ -36,7 +38,7 @@ export async function saveModelDir(out: string, s: SaveInputs): Promise<void> {
   await withStagedDir(out, async (dir) => {
     await s.model.save(fileSaveHandler(path.join(dir, 'model.json')));
     if (s.writeOnnx !== false) {
-      const bytes = exportOnnx(s.model, { preprocess: s.manifest.preprocess, name: `graft_${s.manifest.backbone.name}` });
+      const bytes = s.onnxBytes ?? exportOnnx(s.model, { preprocess: s.manifest.preprocess, name: `graft_${s.manifest.backbone.name}` });
       await atomicWrite(path.join(dir, 'model.onnx'), bytes);
     }
     await atomicWrite(path.join(dir, 'graft.json'), JSON.stringify(s.manifest, null, 2) + '\n');

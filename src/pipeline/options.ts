@@ -37,6 +37,8 @@ export const trainOptionsSchema = z
     augment: z.boolean().default(false),
     seed: z.number().int().default(42),
     valSplit: z.number().min(0).max(0.9).default(0.2),
+    /** Preprocessing override (required sense for ONNX backbones; default there 'torch'). */
+    preprocess: z.enum(['caffe', 'tf', 'torch', 'raw01', 'none']).optional(),
     val: z.string().optional(),
     test: z.string().optional(),
     inputSize: z.number().int().min(32).optional(),

@@ -34,6 +34,7 @@ import { saveModelDir, type SaveInputs } from './model-dir.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import { probeImageSize } from './probe.js';
+import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, composePipeline, type OnnxBackboneHandle } from './onnx-train.js';
 
 export interface TrainEvent {
   type: 'stage' | 'info' | 'warning' | 'progress';
@@ -181,25 +182,36 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   const classes = data.classes;
   say(`${classes.length} classes; train ${data.train.length}, validation ${data.val.length}${data.test.length ? `, test ${data.test.length}` : ''} images; ${data.skipped.length} skipped`);
 
-  const scratch = o.weights === 'none';
-  const spec = getModelSpec(o.backbone);
+  const onnxFile = isOnnxBackbone(o.backbone);
+  const scratch = o.weights === 'none' && !onnxFile;
+  if (onnxFile && o.fineTuneBlocks > 0) {
+    throw new GraftError('E_ONNX_FROZEN_ONLY', `An ONNX backbone is frozen only: onnxruntime-node cannot train it. Received: fineTuneBlocks=${o.fineTuneBlocks} with backbone ${o.backbone}.`, 'Drop --fine-tune-blocks, or use a zoo backbone (graft models) to fine-tune.');
+  }
+  // A user's ONNX model has no zoo spec; everything spec-specific below is skipped for it.
+  const spec = onnxFile ? undefined : getModelSpec(o.backbone);
+  let onnxH: OnnxBackboneHandle | undefined;
   let size: [number, number];
-  if (o.inputSize) size = [o.inputSize, o.inputSize];
+  if (onnxFile) {
+    onnxH = await loadOnnxBackbone(o.backbone, { cut: o.cut, preprocess: o.preprocess ?? 'torch', inputSize: o.inputSize });
+    size = [onnxH.extractor.inputSize[0], onnxH.extractor.inputSize[1]];
+  } else if (o.inputSize) size = [o.inputSize, o.inputSize];
   else if (scratch) {
     // Whole-network training in TF.js is memory-bound: default to the images' own size when smaller.
     const own = await probeImageSize(data.train.slice(0, 16).map((i) => i.path));
-    const s = Math.max(spec.minInputSize, Math.min(spec.defaultInputShape[0], own ?? spec.defaultInputShape[0]));
+    const s = Math.max(spec!.minInputSize, Math.min(spec!.defaultInputShape[0], own ?? spec!.defaultInputShape[0]));
     size = [s, s];
-  } else size = [spec.defaultInputShape[0], spec.defaultInputShape[1]];
-  if (scratch && !o.inputSize && size[0] < spec.defaultInputShape[0]) {
-    say(`From scratch: training the whole network at ${size[0]}x${size[1]} (reduced from ${spec.defaultInputShape[0]}) to fit TF.js' wasm heap`, 'warning');
+  } else size = [spec!.defaultInputShape[0], spec!.defaultInputShape[1]];
+  if (scratch && !o.inputSize && size[0] < spec!.defaultInputShape[0]) {
+    say(`From scratch: training the whole network at ${size[0]}x${size[1]} (reduced from ${spec!.defaultInputShape[0]}) to fit TF.js' wasm heap`, 'warning');
   }
 
-  say(`Loading ${o.backbone} (weights: ${o.weights})`, 'stage');
-  const created = await createModel(o.backbone, { includeTop: false, weights: o.weights, inputShape: [size[0], size[1], 3], pooling: null });
-  const preprocess: PreprocessMode = created.pretrained?.preprocess ?? spec.defaultPreprocess;
-  const headCut = o.cut ?? spec.featureLayer;
-  const base = cutModel(created.model, headCut, spec);
+  say(`Loading ${o.backbone} (weights: ${onnxFile ? 'in the ONNX file' : o.weights})`, 'stage');
+  const created = onnxH
+    ? { model: featureInputModel(onnxH.extractor.outputShape), weights: { source: o.backbone, sha256: onnxH.sha256, file: path.resolve(o.backbone), skipped: [] }, pretrained: null }
+    : await createModel(o.backbone, { includeTop: false, weights: o.weights, inputShape: [size[0], size[1], 3], pooling: null });
+  const preprocess: PreprocessMode = onnxH ? (o.preprocess ?? 'torch') : (created.pretrained?.preprocess ?? o.preprocess ?? spec!.defaultPreprocess);
+  const headCut = onnxH ? onnxH.cut : (o.cut ?? spec!.featureLayer);
+  const base = onnxH ? created.model : cutModel(created.model, headCut, spec);
   const full = addHead(base, { classes: classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
 
   const histories: EpochLogs[] = [];
@@ -259,16 +271,26 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       evalFeatures = data.test.length ? (await extractFeatures(ex, data.test, { label: 'decode test' })).features : valF.features;
     } else {
       // Stage 1: head only, on features at the head cut (or the fine-tune cut when fine-tuning).
-      const ft = o.fineTuneBlocks > 0 ? fineTuneCut(spec, o.fineTuneBlocks) : undefined;
-      const split1 = splitAt(full, headCut, spec);
-      say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage');
-      const bb1 = await FrozenBackbone.fromLayersModel(split1.frozen, { preprocess, cacheDir: o.cacheDir });
-      dispose.push(() => bb1.dispose());
+      const ft = o.fineTuneBlocks > 0 ? fineTuneCut(spec!, o.fineTuneBlocks) : undefined;
+      // Zoo backbones: split the TF.js model at the cut, compile the frozen half for onnxruntime.
+      // ONNX backbones: the user's graph is the frozen half, the head model is the top.
+      const split1 = onnxH ? { top: full } : splitAt(full, headCut, spec);
+      let ex1: Extractor;
+      let weightsKey: string;
+      if (onnxH) {
+        ex1 = onnxH.extractor;
+        weightsKey = onnxH.sha256;
+        dispose.push(() => onnxH!.backbone.dispose());
+      } else {
+        say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage');
+        const bb1 = await FrozenBackbone.fromLayersModel((split1 as { frozen: tf.LayersModel }).frozen, { preprocess, cacheDir: o.cacheDir });
+        dispose.push(() => bb1.dispose());
+        ex1 = { inputSize: size, outputShape: bb1.outputShape, run: (x, n) => bb1.run(x, n) };
+        weightsKey = created.weights?.sha256 ?? bb1.hash;
+      }
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.
-      const weightsKey = created.weights?.sha256 ?? bb1.hash;
-      const key1 = { backbone: `${o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
-      const ex1: Extractor = { inputSize: size, outputShape: bb1.outputShape, run: (x, n) => bb1.run(x, n) };
+      const key1 = { backbone: `${onnxH ? 'onnx' : o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
       const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
       const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
       backboneRuns += trainF1.computed + valF1.computed;
@@ -295,7 +317,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
 
       if (ft) {
         engine.dispose();
-        const split2 = splitAt(full, ft.cut, spec);
+        const split2 = splitAt(full, ft.cut, spec!);
         say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
         const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
         dispose.push(() => bb2.dispose());
@@ -306,7 +328,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         backboneRuns += trainF2.computed + valF2.computed;
         const unfrozen = new Set(split2.top.layers.map((l) => l.name));
         setTrainable(split2.top, (n) => unfrozen.has(n));
-        const groups = discriminativeGroups(split2.top, spec, ft.blocks, o.lrDecay);
+        const groups = discriminativeGroups(split2.top, spec!, ft.blocks, o.lrDecay);
         const ftLr = o.lr * o.fineTuneLrFactor;
         const ftEpochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(o.epochs / 2));
         engine = await createTfjsEngine(split2.top, { ...engineOptions(o, trainF2.features.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
@@ -328,9 +350,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
     await engine.syncToModel();
     engine.dispose();
 
-    const frozenUpTo = scratch ? null : o.fineTuneBlocks > 0 ? fineTuneCut(spec, o.fineTuneBlocks).cut : headCut;
+    const frozenUpTo = scratch ? null : o.fineTuneBlocks > 0 ? fineTuneCut(spec!, o.fineTuneBlocks).cut : headCut;
     // Record in the saved model what stayed frozen (Keras' `trainable` flags travel in model.json).
-    if (frozenUpTo) freeze(full, { upTo: frozenUpTo, spec });
+    if (frozenUpTo && !onnxH) freeze(full, { upTo: frozenUpTo, spec });
     else setTrainable(full, () => true);
     const manifest: GraftManifest = {
       graftVersion: GRAFT_VERSION,
@@ -341,10 +363,10 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       preprocess,
       resize: 'crop',
       backbone: {
-        kind: 'zoo',
-        name: o.backbone,
+        kind: onnxH ? 'onnx' : 'zoo',
+        name: onnxH ? path.basename(o.backbone) : o.backbone,
         weights: {
-          source: o.weights,
+          source: onnxH ? path.resolve(o.backbone) : o.weights,
           sha256: created.weights?.sha256,
           file: created.weights?.file,
           origin: created.pretrained?.origin,
@@ -365,9 +387,15 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         warnings: data.warnings,
       },
       adaptation: [],
-      files: { tfjs: 'model.json', onnx: o.onnx ? 'model.onnx' : undefined, report: o.report ? 'report.html' : undefined },
+      files: { tfjs: 'model.json', tfjsInput: 'image', onnx: o.onnx ? 'model.onnx' : undefined, report: o.report ? 'report.html' : undefined },
     };
     const inputs: SaveInputs = { model: full, manifest, evaluation, history: histories, evalPaths: evalFeatures.paths, writeOnnx: o.onnx, writeReport: o.report };
+    if (onnxH) {
+      // model.json holds the head only (its input is the backbone's features); model.onnx is the
+      // whole pipeline: preprocessing, the user's backbone, the head.
+      inputs.onnxBytes = composePipeline(onnxH, full, preprocess);
+      manifest.files.tfjsInput = 'features';
+    }
     say(`Writing ${o.out}`, 'stage');
     inputs.extraFiles = { 'train-log.jsonl': logFile };
     await saveModelDir(o.out, inputs);

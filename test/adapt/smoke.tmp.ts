@@ -21,7 +21,7 @@ const clean = await evaluateModelDir(out, ds.test);
 console.log('clean', clean.accuracy, 'source-only', base.accuracy);
 for (const method of (process.env.METHODS ?? 'adabn,coral,pseudo-label,dann').split(',') as any[]) {
   t = Date.now();
-  const r = await adaptModel(out, { target: night, method, out: path.join(tmpDir(), method), cacheDir: cache, seed: 1, adabn: { mode: process.env.MODE as any } });
+  const r = await adaptModel(out, { target: night, method, out: path.join(tmpDir(), method), cacheDir: cache, seed: 1, adabn: { mode: process.env.MODE as any }, pseudoLabel: { threshold: Number(process.env.TH ?? 0.8), rounds: Number(process.env.ROUNDS ?? 3) } });
   const e = await evaluateModelDir(r.outDir, night);
   console.log(method, 'acc', e.accuracy.toFixed(3), 'conf', r.before.meanMaxProb.toFixed(3), '→', r.after.meanMaxProb.toFixed(3), 'srcAcc', r.sourceAccuracy, 's', (Date.now()-t)/1000);
 }

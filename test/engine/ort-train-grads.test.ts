@@ -82,7 +82,7 @@ test('per-op gradients match TF.js and finite differences', async () => {
     await engine.trainStep({ x, xShape, y }, 1);
     const w1 = engine.getWeights();
     model.weights.forEach((w, i) => {
-      const g = tfGrads.get(w.read().name);
+      const g = tfGrads.get((w.read() as tf.Variable).name);
       if (!g || c.tfjsWrong) return;
       const ours = w0[i].map((v, j) => v - w1[i][j]);
       // w0 − w1 carries float32 rounding of |w|; allow it on top of a 1e-4 relative gradient error.
