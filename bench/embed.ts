@@ -225,6 +225,14 @@ async function main(): Promise<void> {
   const save = () => args.out && fs.writeFileSync(args.out, JSON.stringify(record(), null, 2) + '\n');
   // Random weights give a new graph every run: keep exported graphs out of Graft's real cache.
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-bench-embed-'));
+  // A killed run (timeout, Ctrl-C) must not leave ~180 MB of graphs behind; the PyTorch peer
+  // exits by itself when its stdin closes.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   try {
     for (const name of names) {
       log(`[${name}] building, exporting, loading…`);

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick                        # 300 images, few epochs: a few minutes
  *   npm run bench -- --only embed,train --models mobilenet_v2 --out /tmp/b.json
  *   options: --quick --only LIST (embed,train,finetune,rss,predict) --models LIST
- *            --images N --rounds N --timed-epochs N --json --out FILE
+ *            --images N --rounds N --timed-epochs N --peer-images N --json --out FILE
  *
  * PyTorch runs as Debian's /usr/bin/python3 (GRAFT_BENCH_PYTHON overrides); where torch cannot be
  * imported its columns are skipped with a note and the suite still succeeds. Progress → stderr.
@@ -39,6 +39,7 @@ const { values: a } = parseArgs({
     images: { type: 'string' },
     rounds: { type: 'string' },
     'timed-epochs': { type: 'string' },
+    'peer-images': { type: 'string' },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -56,6 +57,8 @@ const cfg = {
   rssEpochs: quick ? 2 : 10,
   predictRepeats: quick ? 3 : 5,
   workers: 1,
+  /** PyTorch embeds an evenly spaced subset of this many images (default all): throughput, not totals, is compared. */
+  peerImages: a['peer-images'] ? Number(a['peer-images']) : undefined,
 };
 
 function check(list: string, valid: readonly string[], flag: string): string[] {
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
   // Layout for the training peers: channels_last (faster for MobileNetV2 and ResNet50 on this CPU, per bench:embed).
   const layout = 'channels_last';
   if (only.includes('embed')) {
-    for (const m of models) await attempt(`embed ${m}`, async () => void res.embed.push(await benchEmbedFolder(m, jpegs, cfg.images, { rounds: cfg.rounds, torch, workers: cfg.workers })));
+    for (const m of models) await attempt(`embed ${m}`, async () => void res.embed.push(await benchEmbedFolder(m, jpegs, cfg.images, { rounds: cfg.rounds, torch, workers: cfg.workers, peerImages: cfg.peerImages })));
   }
   if (only.includes('train')) {
     for (const m of models) {

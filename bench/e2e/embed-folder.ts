@@ -25,7 +25,8 @@ export interface EmbedFolderRow {
   /** First call in this process, when the ONNX graph was exported (or read from cache). */
   graftFirstSetupS: number;
   rawOrtIps: number[];
-  torch?: { contiguous: number[]; channels_last: number[]; setupS: number[]; workers: number };
+  /** PyTorch images/s per round; `images` it embedded per pass (an evenly spaced subset when fewer). */
+  torch?: { contiguous: number[]; channels_last: number[]; setupS: number[]; workers: number; images: number };
   torchSkipped?: string;
   median: { graft: number; rawOrt: number; torchContiguous?: number; torchChannelsLast?: number };
   ratios: { graftOverTorchBest?: number; graftOverRawOrt: number };
@@ -59,7 +60,7 @@ export async function benchEmbedFolder(
   backbone: string,
   dir: string,
   images: number,
-  o: { rounds: number; torch: string | true; batch?: number; workers?: number },
+  o: { rounds: number; torch: string | true; batch?: number; workers?: number; peerImages?: number },
 ): Promise<EmbedFolderRow> {
   await initTf();
   const batch = o.batch ?? 16;
@@ -74,7 +75,7 @@ export async function benchEmbedFolder(
     backbone, images, graftIps: [], graftSetupS: [], graftFirstSetupS, rawOrtIps: [],
     median: { graft: 0, rawOrt: 0 }, ratios: { graftOverRawOrt: 0 },
   };
-  if (o.torch === true) row.torch = { contiguous: [], channels_last: [], setupS: [], workers };
+  if (o.torch === true) row.torch = { contiguous: [], channels_last: [], setupS: [], workers, images: Math.min(images, o.peerImages ?? images) };
   else row.torchSkipped = o.torch;
   try {
     for (let r = 0; r < o.rounds; r++) {
@@ -101,9 +102,10 @@ export async function benchEmbedFolder(
       if (row.torch) {
         for (const layout of ['contiguous', 'channels_last'] as const) {
           steps.push(async () => {
-            const p = await runPeer<{ setup_s: number; pass_s: number[]; images: number }>(['embed', '--data', dir, '--model', backbone, '--layout', layout, '--batch', String(batch), '--workers', String(workers)]);
-            if (p.images !== images) throw new Error(`PyTorch embedded ${p.images} of ${images} images`);
-            row.torch![layout].push(round(images / p.pass_s[0]!));
+            const want = Math.min(images, o.peerImages ?? images);
+            const p = await runPeer<{ setup_s: number; pass_s: number[]; images: number }>(['embed', '--data', dir, '--model', backbone, '--layout', layout, '--batch', String(batch), '--workers', String(workers), '--limit', String(want)]);
+            if (p.images !== want) throw new Error(`PyTorch embedded ${p.images} of ${want} images`);
+            row.torch![layout].push(round(want / p.pass_s[0]!));
             row.torch!.setupS.push(round(p.setup_s));
             log(`  [embed ${backbone}] round ${r + 1}: PyTorch ${layout} ${row.torch![layout].at(-1)} img/s`);
           });

@@ -7,12 +7,14 @@ export function registerEmbed(program: Command): void {
   program
     .command('embed <images...>')
     .description('pooled feature vectors of images (files or folders), computed on onnxruntime')
-    .option('--backbone <name>', 'architecture from `graft models`', 'mobilenet_v2')
+    .option('--backbone <name>', 'architecture from `graft models`, or a .onnx file', 'mobilenet_v2')
     .option('--weights <src>', 'imagenet | nsfwjs | none | path | URL', 'nsfwjs')
     .addOption(new Option('--pooling <p>', 'global pooling').choices(['avg', 'max']).default('avg'))
     .option('--batch-size <n>', 'images per onnxruntime batch', (v) => Number(v), 16)
+    .option('--cut <value>', 'ONNX backbones: graph value to take features from')
+    .addOption(new Option('--preprocess <mode>', 'ONNX backbones: preprocessing the model expects').choices(['caffe', 'tf', 'torch', 'raw01', 'none']))
     .option('--json', 'print JSON')
-    .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean }) => {
+    .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean; cut?: string; preprocess?: 'caffe' | 'tf' | 'torch' | 'raw01' | 'none' }) => {
       const bar = terminalProgress();
       const r = await embedImages(images, { ...o, onProgress: o.json ? undefined : bar });
       for (const f of r.failed) process.stderr.write(`skipped ${f.path}: ${f.reason}\n`);

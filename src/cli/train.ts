@@ -37,6 +37,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--early-stopping <patience>', 'stop when validation loss stalls (restores best weights)', num)
     .option('--train-bn-stats', 'keep training BatchNormalization statistics of unfrozen layers')
     .option('--micro-batch <n>', 'split batches for gradient accumulation (memory)', num)
+    .addOption(new Option('--engine <name>', 'training engine: onnxruntime training graphs, or TF.js wasm').choices(['ort', 'tfjs']))
     .option('--no-report', 'do not write report.html')
     .option('--no-onnx', 'do not write model.onnx')
     .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')

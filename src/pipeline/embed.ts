@@ -3,6 +3,8 @@ import { FrozenBackbone } from '../engine/ort.js';
 import { createModel } from '../zoo/registry.js';
 import { expandInputs } from './predict.js';
 import { extractFeatures } from './features.js';
+import { isOnnxBackbone, loadOnnxBackbone } from './onnx-train.js';
+import type { PreprocessMode } from '../zoo/types.js';
 
 export interface EmbedOptions {
   backbone: string;
@@ -10,6 +12,9 @@ export interface EmbedOptions {
   pooling?: 'avg' | 'max';
   batchSize?: number;
   inputSize?: number;
+  /** ONNX backbones: value to cut at, and the preprocessing the model expects (default 'torch'). */
+  cut?: string;
+  preprocess?: PreprocessMode;
   onProgress?: (e: { type: 'initiate' | 'progress' | 'done'; label: string; loaded: number; total: number }) => void;
 }
 
@@ -34,6 +39,7 @@ export interface EmbedResult {
 export async function embedImages(inputs: string[], o: EmbedOptions): Promise<EmbedResult> {
   await initTf();
   const files = expandInputs(inputs);
+  if (isOnnxBackbone(o.backbone)) return embedWithOnnx(files, o);
   const weights = o.weights ?? 'nsfwjs';
   const created = await createModel(o.backbone, {
     includeTop: false,
@@ -64,5 +70,45 @@ export async function embedImages(inputs: string[], o: EmbedOptions): Promise<Em
     };
   } finally {
     bb.dispose();
+  }
+}
+
+/** Global average (or max) pooling of NHWC rows in JS, for ONNX backbones cut at a feature map. */
+function poolRows(data: Float32Array, n: number, shape: readonly number[], mode: 'avg' | 'max'): Float32Array {
+  if (shape.length !== 3) return data;
+  const [h, w, c] = shape as [number, number, number];
+  const out = new Float32Array(n * c).fill(mode === 'max' ? -Infinity : 0);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < h * w; p++) {
+      for (let k = 0; k < c; k++) {
+        const v = data[(i * h * w + p) * c + k]!;
+        if (mode === 'max') out[i * c + k] = Math.max(out[i * c + k]!, v);
+        else out[i * c + k]! += v / (h * w);
+      }
+    }
+  }
+  return out;
+}
+
+async function embedWithOnnx(files: { images: string[]; missing: string[] }, o: EmbedOptions): Promise<EmbedResult> {
+  const preprocess = o.preprocess ?? 'torch';
+  const h = await loadOnnxBackbone(o.backbone, { cut: o.cut, preprocess, inputSize: o.inputSize });
+  try {
+    const items = files.images.map((path) => ({ path, label: 0 }));
+    const r = await extractFeatures(h.extractor, items, { batchSize: o.batchSize ?? 16, label: 'embed', onProgress: o.onProgress });
+    const n = r.features.labels.length;
+    const pooled = poolRows(r.features.data, n, r.features.shape, o.pooling ?? 'avg');
+    const d = pooled.length / Math.max(1, n);
+    return {
+      backbone: o.backbone,
+      weights: h.sha256,
+      dims: d,
+      inputSize: [h.extractor.inputSize[0], h.extractor.inputSize[1]],
+      preprocess,
+      embeddings: r.features.paths.map((path, i) => ({ path, embedding: pooled.slice(i * d, (i + 1) * d) })),
+      failed: [...files.missing.map((path) => ({ path, reason: 'no such file or folder' })), ...r.skipped],
+    };
+  } finally {
+    h.backbone.dispose();
   }
 }

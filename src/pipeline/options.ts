@@ -45,6 +45,8 @@ export const trainOptionsSchema = z
     earlyStopping: z.number().int().min(0).default(0),
     trainBnStats: z.boolean().default(false),
     microBatch: z.number().int().min(1).optional(),
+    /** Training engine for the part after the cut: onnxruntime training graphs or TF.js (wasm). */
+    engine: z.enum(['ort', 'tfjs']).default('ort'),
     report: z.boolean().default(true),
     onnx: z.boolean().default(true),
     cacheDir: z.string().optional(),

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { GraftError } from '../errors.js';
+import { GraftError, isGraftError } from '../errors.js';
+import { createOrtEngine } from '../engine/ort-train/index.js';
 import { initTf } from '../engine/backend.js';
 import '../engine/wasm-grads.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
@@ -10,6 +11,7 @@ import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
 import { cutModel, splitAt } from '../transfer/surgery.js';
 import { addHead } from '../transfer/head.js';
 import { freeze } from '../transfer/freeze.js';
+import { seedWeights } from '../transfer/seed.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
 import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
 import { fit, type Callback, type EpochLogs } from '../train/fit.js';
@@ -175,6 +177,23 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   const t0 = Date.now();
   await initTf();
   const say = (message: string, type: TrainEvent['type'] = 'info') => onEvent({ type, message });
+  const enginesUsed: string[] = [];
+  // One place picks the training engine: onnxruntime training graphs (faster; measured in
+  // BENCHMARKS.md) unless a layer has no ONNX gradient yet, then TF.js on wasm.
+  const makeEngine = async (model: tf.LayersModel, opts: EngineOptions): Promise<TrainingEngine> => {
+    if (o.engine === 'ort') {
+      try {
+        const e = await createOrtEngine(model, opts);
+        enginesUsed.push('ort');
+        return e;
+      } catch (err) {
+        if (!(isGraftError(err) && err.code === 'E_ORT_TRAIN_UNSUPPORTED')) throw err;
+        say(`${err.message.split('\n')[0]} Falling back to the TF.js engine for this stage.`, 'warning');
+      }
+    }
+    enginesUsed.push('tfjs-wasm');
+    return createTfjsEngine(model, opts);
+  };
 
   say(`Reading ${o.data}`, 'stage');
   const data = await prepareData(o);
@@ -213,6 +232,8 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   const headCut = onnxH ? onnxH.cut : (o.cut ?? spec!.featureLayer);
   const base = onnxH ? created.model : cutModel(created.model, headCut, spec);
   const full = addHead(base, { classes: classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
+  // Seeded starting weights: the new head always, the whole network when training from scratch.
+  seedWeights(full, o.seed, scratch ? () => true : (l) => l.name.startsWith('graft_head_'));
 
   const histories: EpochLogs[] = [];
   let backboneRuns = 0;
@@ -262,10 +283,12 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       allSkipped.push(...trainF.skipped, ...valF.skipped);
       // From random weights BatchNorm must normalise with batch statistics (there is nothing
       // pretrained to keep in inference mode).
-      engine = await createTfjsEngine(full, { ...engineOptions(o, trainF.features.labels, classes.length), trainBatchNormStats: true });
+      engine = await makeEngine(full, { ...engineOptions(o, trainF.features.labels, classes.length), trainBatchNormStats: true });
       const h = await fit(engine, { train: featureSource(trainF.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(valF.features, { batchSize: 64 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: callbacks('scratch') });
       // Batch statistics → precise moving statistics before any inference-mode evaluation.
+      await engine.syncToModel();
       await recomputeBatchNormStats(full, featureSource(trainF.features, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));
+      engine.setWeights(full.weights.map((w) => w.read().dataSync() as Float32Array));
       histories.push(...h.epochs.map((e) => ({ ...e, stage: 'scratch' })));
       stages.push({ stage: 'scratch', epochs: h.epochs.length, lr: o.lr });
       evalFeatures = data.test.length ? (await extractFeatures(ex, data.test, { label: 'decode test' })).features : valF.features;
@@ -302,7 +325,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         trainSource = augmentedSource(ex1, data.train, o.batchSize, o.seed, augmentFn, cropFn, () => backboneRuns++);
       }
       setTrainable(split1.top, () => true);
-      engine = await createTfjsEngine(split1.top, engineOptions(o, trainF1.features.labels, classes.length));
+      engine = await makeEngine(split1.top, engineOptions(o, trainF1.features.labels, classes.length));
       say(`Training the head (${o.epochs} epochs)`, 'stage');
       const h1 = await fit(engine, { train: trainSource, val: featureSource(valF1.features, { batchSize: 128 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: callbacks('head') });
       await engine.syncToModel();
@@ -331,7 +354,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         const groups = discriminativeGroups(split2.top, spec!, ft.blocks, o.lrDecay);
         const ftLr = o.lr * o.fineTuneLrFactor;
         const ftEpochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(o.epochs / 2));
-        engine = await createTfjsEngine(split2.top, { ...engineOptions(o, trainF2.features.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
+        engine = await makeEngine(split2.top, { ...engineOptions(o, trainF2.features.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
         const h2 = await fit(engine, { train: featureSource(trainF2.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: featureSource(valF2.features, { batchSize: 64 }) }, { epochs: ftEpochs, schedule: scheduleFor(o, ftLr), callbacks: callbacks('fine-tune') });
         await engine.syncToModel();
         histories.push(...h2.epochs.map((e) => ({ ...e, epoch: e.epoch + h1.epochs.length, stage: 'fine-tune' })));
@@ -376,7 +399,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         frozenUpTo,
       },
       head: { pooling: o.pooling, hidden: o.hidden, dropout: o.dropout, activation: 'softmax', kind: 'dense' },
-      training: { ...o, stages, engine: 'tfjs-wasm', backend: tf.getBackend(), seconds: (Date.now() - t0) / 1000, backboneRuns },
+      training: { ...o, stages, engine: [...new Set(enginesUsed)].join('+'), backend: tf.getBackend(), seconds: (Date.now() - t0) / 1000, backboneRuns },
       metrics: { split: evalName, accuracy: evaluation.accuracy, top5: evaluation.topK.find((t) => t.k === 5)?.accuracy, macroF1: evaluation.macro.f1, loss: evaluation.loss, count: evalFeatures.labels.length },
       history: histories as unknown as Record<string, unknown>[],
       dataset: {

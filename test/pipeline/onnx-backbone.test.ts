@@ -40,3 +40,20 @@ test("a user's ONNX model serves as a frozen backbone; model.onnx is the whole p
     (e: Error & { code?: string }) => e.code === 'E_ONNX_FROZEN_ONLY',
   );
 });
+
+test('embed with an ONNX backbone equals embed with the same zoo network', async () => {
+  const { embedImages } = await import('../../src/pipeline/embed.js');
+  await initTf();
+  const { model } = await createModel('mobilenet_v2', { weights: 'nsfwjs', includeTop: false, inputShape: [96, 96, 3], pooling: null });
+  const file = path.join(tmpDir('graft-onnx-embed-'), 'mnv2.onnx');
+  fs.writeFileSync(file, exportOnnx(model));
+  model.dispose();
+  const ds = makeDataset({ classes: ['Bag', 'Trouser'], perClass: 2, test: 2 });
+  const a = await embedImages([ds.test], { backbone: file, preprocess: 'raw01' });
+  const b = await embedImages([ds.test], { backbone: 'mobilenet_v2', weights: 'nsfwjs', inputSize: 96 });
+  assert.equal(a.embeddings.length, 4);
+  assert.equal(a.dims, 1280);
+  let max = 0;
+  a.embeddings.forEach((e, i) => e.embedding.forEach((v, k) => (max = Math.max(max, Math.abs(v - b.embeddings[i]!.embedding[k]!)))));
+  assert.ok(max < 1e-4, `max diff ${max}`);
+});

@@ -45,6 +45,9 @@ test('train: a second run reads cached activations and never reruns the backbone
   const again = await trainClassifier({ ...base, out: path.join(tmpDir(), 'model2') });
   assert.equal(again.backboneRuns, 0);
   assert.equal(Number(again.manifest.metrics.accuracy), Number(first.manifest.metrics.accuracy), 'same seed, same data: same metrics');
+  const l1 = first.history.map((h) => h.loss);
+  const l2 = again.history.map((h) => h.loss);
+  l1.forEach((v, i) => assert.ok(Math.abs(v - l2[i]!) < 1e-5 * Math.max(1, v), `epoch ${i}: loss ${v} vs ${l2[i]}`));
 });
 
 test('report.html is self-contained', () => {
@@ -130,4 +133,16 @@ test('augmentation: every epoch sees new pixels, so the frozen part runs per bat
   const lines = fs.readFileSync(path.join(r.outDir, 'train-log.jsonl'), 'utf8').trim().split('\n');
   assert.equal(lines.length, 2, 'one JSON line per epoch');
   assert.ok(!fs.existsSync(`${r.outDir}.checkpoint`), 'checkpoint folder removed after success');
+});
+
+test('engines: onnxruntime training graphs and TF.js reach the same accuracy on the same run', async () => {
+  const ort = await trainClassifier({ ...base, out: path.join(tmpDir(), 'e-ort'), engine: 'ort', report: false, onnx: false });
+  const tfjs = await trainClassifier({ ...base, out: path.join(tmpDir(), 'e-tfjs'), engine: 'tfjs', report: false, onnx: false });
+  assert.equal(ort.manifest.training.engine, 'ort');
+  assert.equal(tfjs.manifest.training.engine, 'tfjs-wasm');
+  assert.ok(Math.abs(Number(ort.manifest.metrics.accuracy) - Number(tfjs.manifest.metrics.accuracy)) <= 0.1);
+  // Same seed, same data, same initial weights: the learning curves nearly coincide.
+  const a = ort.history.at(-1)!.loss;
+  const b = tfjs.history.at(-1)!.loss;
+  assert.ok(Math.abs(a - b) / Math.max(a, b) < 0.05, `final loss ${a} vs ${b}`);
 });
