@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { learningCurve, type CurveResult, type CurveSummary } from '../src/pipeline/curve.js';
+import { learningCurve, type CurveOptions, type CurveResult, type CurveSummary } from '../src/pipeline/curve.js';
 import { renderCurveHtml } from '../src/pipeline/curve-html.js';
 import { trainClassifier } from '../src/pipeline/train.js';
 import { loadImageFolder } from '../src/data/dataset.js';
@@ -91,13 +91,14 @@ const bTest = manifest(path.join(OUT, 'B-test.csv'), allTest, B);
 log(`source task: ${A.join(', ')} (fine-tuning the top block); target: ${B.join(', ')}`);
 const source = await trainClassifier({ data: aTrain, val: aTest, out: path.join(OUT, 'source-A'), epochs: 5, fineTuneBlocks: 1, fineTuneEpochs: 3, batchSize: 16, report: false, onnx: false, quiet: true, cacheDir: CACHE });
 log(`source model: ${pct(source.evaluation.accuracy)}% on its own test set in ${source.seconds.toFixed(0)} s`);
-const target = { train: bTrain, test: bTest, budgets: [10], seeds: SEEDS, epochs: 10, minSteps: 60, scratchEpochs: 10, cacheDir: CACHE, onEvent } as const;
+const target: CurveOptions = { train: bTrain, test: bTest, budgets: [10], seeds: SEEDS, epochs: 10, minSteps: 60, scratchEpochs: 10, cacheDir: CACHE, onEvent };
 const chained = await learningCurve({ ...target, backbone: path.join(OUT, 'source-A'), methods: ['prototype', 'head'] });
 const direct = await learningCurve({ ...target, methods: ['prototype', 'head', 'small-cnn'] });
 const scratchB = await learningCurve({ ...target, methods: ['scratch'], scratchEpochs: 5 });
-const rename = (r: CurveResult, prefix: string): CurveResult => ({ ...r, summary: r.summary.map((s) => ({ ...s, method: `${prefix}${s.method}` as never })) });
+// Only the backbone-based methods get the backbone's name; small-cnn and scratch use none.
+const rename = (r: CurveResult, prefix: string): CurveResult => ({ ...r, summary: r.summary.map((s) => ({ ...s, method: (s.method === 'prototype' || s.method === 'head' ? `${prefix}${s.method}` : `${s.method} (from scratch)`) as never })) });
 fs.writeFileSync(path.join(OUT, 'chain.json'), JSON.stringify({ source: { accuracy: source.evaluation.accuracy, seconds: source.seconds, classes: A }, chained, direct, scratchB }, null, 2));
-md.push(table([rename(chained, 'chained (source-A model) + '), rename(direct, 'embedded backbone + '), rename(scratchB, '')], `Target task ${B.join(', ')}: 10 labels per class, test ${chained.testImages} images; source model ${pct(source.evaluation.accuracy)}% on ${A.join(', ')} (trained in ${source.seconds.toFixed(0)} s)`));
+md.push(table([rename(chained, 'chained (source-A model) + '), rename(direct, 'embedded backbone + '), { ...scratchB, summary: scratchB.summary.map((x) => ({ ...x, method: 'MobileNetV2 from scratch (32x32)' as never })) }], `Target task ${B.join(', ')}: 10 labels per class, test ${chained.testImages} images; source model ${pct(source.evaluation.accuracy)}% on ${A.join(', ')} (trained in ${source.seconds.toFixed(0)} s)`));
 }
 md.push(`Total: ${((Date.now() - t0) / 60000).toFixed(1)} min.\n`);
 fs.writeFileSync(path.join(OUT, 'tables.md'), md.join('\n'));

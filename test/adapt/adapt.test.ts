@@ -118,7 +118,7 @@ test('shift: the same folder twice is "no detectable shift"; clean vs night is a
 test('CLI: graft shift --json and graft adapt errors name the valid methods', async () => {
   await setup();
   // A child process: in node:test the test process's stdout carries the runner's own events.
-  const cli = path.join(tmpDir(), 'cli.ts');
+  const cli = path.join(tmpDir(), 'cli.mts');
   const src = (f: string) => JSON.stringify(fileURLToPath(new URL(`../../src/cli/${f}`, import.meta.url)));
   fs.writeFileSync(cli, `import { Command } from 'commander';\nimport { registerShift } from ${src('shift.ts')};\nimport { registerAdapt } from ${src('adapt.ts')};\nconst p = new Command();\nregisterShift(p);\nregisterAdapt(p);\ntry { await p.parseAsync(process.argv); } catch (e) { process.stderr.write(String((e as Error).message)); process.exitCode = 2; }\n`);
   const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8' });

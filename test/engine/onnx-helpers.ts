@@ -27,15 +27,15 @@ export function randomizeWeights(model: tf.LayersModel, seed = 1, bnOnly = false
     const ws = layer.weights;
     if (ws.length === 0) continue;
     const vals = ws.map((w) => {
-      const n = w.shape.reduce((a, b) => a * (b as number), 1);
+      const n = (w.shape as number[]).reduce((a: number, b: number) => a * b, 1);
       const name = w.originalName;
-      const gen = (f: () => number) => tf.tensor(Float32Array.from({ length: n }, f), w.shape as number[], w.dtype);
+      const gen = (f: () => number) => tf.tensor(Float32Array.from({ length: n }, f), w.shape as number[], w.dtype as 'float32');
       if (/moving_variance|\/variance$/.test(name)) return gen(() => 0.6 + 0.8 * r());
       if (/gamma$/.test(name)) return gen(() => 0.6 + 0.8 * r());
       if (/moving_mean|beta$|\/mean$/.test(name)) return gen(() => 0.2 * (r() - 0.5));
       if (w.dtype !== 'float32' || bnOnly) return w.read().clone();
       if (/bias$/.test(name)) return gen(() => 0.2 * (r() - 0.5));
-      return gen(() => (r() - 0.5) * 2 * Math.sqrt(3 / Math.max(1, n / (w.shape[w.shape.length - 1] as number))));
+      return gen(() => (r() - 0.5) * 2 * Math.sqrt(3 / Math.max(1, n / ((w.shape as number[])[w.shape.length - 1]!))));
     });
     layer.setWeights(vals);
     vals.forEach((v) => v.dispose());

@@ -181,7 +181,8 @@ test('parameter groups: multiplier 0 freezes, 0.5 halves the SGD step', async ()
   for (let i = 0; i < h.length; i++) assert.ok(Math.abs(h[i] - w0.d2[i] - 0.5 * (w[i] - w0.d2[i])) < 1e-6);
   assert.ok(maxDiff(weightOf(half, 'd1'), weightOf(whole, 'd1')) < 1e-6);
   await assert.rejects(createTfjsEngine(half, { ...sgd(), groups: [{ name: 'x', layers: ['nope'], lrMultiplier: 1 }] }), (e) => isGraftError(e) && e.code === 'E_PARAM_GROUP');
-  tf.dispose([init, ...models]);
+  init.dispose();
+  for (const m of models) m.dispose();
 });
 
 test('micro-batches give the same update as the full batch (SGD, no BN)', async () => {
@@ -195,7 +196,8 @@ test('micro-batches give the same update as the full batch (SGD, no BN)', async 
   const wa = a.getWeights();
   const wb = b.getWeights();
   wa.forEach((w, i) => assert.ok(maxDiff(w.dataSync() as Float32Array, wb[i].dataSync() as Float32Array) < 1e-5, `weight ${i}`));
-  tf.dispose([a, b]);
+  a.dispose();
+  b.dispose();
 });
 
 test('class weights and label smoothing change the loss as the formulas say', async () => {
@@ -232,7 +234,9 @@ test('softmax and linear (logit) heads train identically', async () => {
   // The model itself still outputs probabilities after training.
   const out = a.predict(tf.tensor(batch.x, batch.xShape)) as tf.Tensor;
   assert.ok(Math.abs(out.sum(1).dataSync()[0] - 1) < 1e-5);
-  tf.dispose([out, a, b]);
+  out.dispose();
+  a.dispose();
+  b.dispose();
 });
 
 test('AdamW decays kernels, not biases', async () => {
@@ -248,7 +252,8 @@ test('AdamW decays kernels, not biases', async () => {
   for (let i = 0; i < ka.length; i++) assert.ok(Math.abs(kb[i] - (ka[i] - 0.01 * 0.5 * k0[i])) < 1e-6);
   assert.deepEqual(weightOf(a, 'd2', 1), weightOf(b, 'd2', 1));
   await assert.rejects(createTfjsEngine(a, { optimizer: { type: 'rmsprop' as 'adam', lr: 0.1 } }), (e) => isGraftError(e) && e.code === 'E_OPTIMIZER');
-  tf.dispose([a, b]);
+  a.dispose();
+  b.dispose();
 });
 
 test('no tensor leaks over 20 steps + predict + evaluate; dispose frees optimizer state', async () => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
+import type { Group as H5Group, Dataset as H5Dataset } from 'h5wasm';
 import { initTf, tf } from '../../src/engine/backend.js';
 import { isGraftError } from '../../src/errors.js';
 import { loadKerasWeightsByName, readKerasH5, saveModelAsKerasH5, writeKerasH5 } from '../../src/weights/keras-h5.js';
@@ -42,10 +43,10 @@ test('h5 round trip in Keras layout: write, read back, load by name, same output
   const f = new h5wasm.File(file, 'r');
   assert.deepEqual(f.attrs['layer_names'].value, ['input_1', 'conv1', 'bn1', 'dw1', 'gap', 'predictions']);
   assert.equal(f.attrs['backend'].value, 'tensorflow');
-  assert.deepEqual((f.get('bn1') as h5wasm.Group).attrs['weight_names'].value, ['bn1/gamma:0', 'bn1/beta:0', 'bn1/moving_mean:0', 'bn1/moving_variance:0']);
-  assert.deepEqual((f.get('conv1/conv1/kernel:0') as h5wasm.Dataset).shape, [3, 3, 3, 4]);
-  assert.equal((f.get('dw1/dw1/depthwise_kernel:0') as h5wasm.Dataset).dtype, '<f');
-  assert.deepEqual((f.get('gap') as h5wasm.Group).attrs['weight_names'].shape, [0]); // Keras' empty list
+  assert.deepEqual((f.get('bn1') as H5Group).attrs['weight_names'].value, ['bn1/gamma:0', 'bn1/beta:0', 'bn1/moving_mean:0', 'bn1/moving_variance:0']);
+  assert.deepEqual((f.get('conv1/conv1/kernel:0') as H5Dataset).shape, [3, 3, 3, 4]);
+  assert.equal((f.get('dw1/dw1/depthwise_kernel:0') as H5Dataset).dtype, '<f');
+  assert.deepEqual((f.get('gap') as H5Group).attrs['weight_names'].shape, [0]); // Keras' empty list
   f.close();
 
   const w = await readKerasH5(file);
@@ -151,7 +152,7 @@ test('full-model files (weights under "model_weights") and chunked layer_names a
   mw.create_attribute('layer_names0', names.slice(0, 100), [100], 'A420');
   mw.create_attribute('layer_names1', names.slice(100), [100], 'A420');
   for (const n of names) mw.create_group(n).create_attribute('weight_names', new Float64Array(0), [0]);
-  const g = mw.get(names[5]) as h5wasm.Group;
+  const g = mw.get(names[5]) as H5Group;
   g.delete_attribute('weight_names');
   g.create_attribute('weight_names', [`${names[5]}/bias:0`], [1], 'A420');
   g.create_group(names[5]).create_dataset({ name: 'bias:0', data: new Float64Array([1.5, 2.5]), shape: [2], dtype: '<d' });
