@@ -10,6 +10,9 @@ import { registerPredict } from './predict.js';
 import { registerExport } from './export.js';
 import { registerDemo } from './demo.js';
 import { registerLrFind } from './lr-find.js';
+import { registerAdapt } from './adapt.js';
+import { registerShift } from './shift.js';
+import { registerCurve } from './curve.js';
 
 /** The `graft` command line: one file per verb, each a thin layer over the library. */
 export function buildCli(): Command {
@@ -27,6 +30,9 @@ export function buildCli(): Command {
   registerEval(program);
   registerPredict(program);
   registerExport(program);
+  registerShift(program);
+  registerAdapt(program);
+  registerCurve(program);
   return program;
 }
 

@@ -10,7 +10,7 @@ const intList = (v: string) => v.split(',').filter(Boolean).map(Number);
 /** Options shared by `train` and `lr-find`. */
 export function addTrainOptions(cmd: Command): Command {
   return cmd
-    .option('--backbone <name>', 'architecture from `graft models`', undefined)
+    .option('--backbone <name>', 'architecture from `graft models`, a Graft model directory (chained transfer), or a .onnx file (frozen)', undefined)
     .option('--weights <src>', "imagenet | nsfwjs | none | path (.h5, model.json) | https:// URL")
     .option('--cut <layer>', "layer or block to cut the backbone at (default: its feature layer)")
     .option('--epochs <n>', 'epochs of head training', num)
@@ -22,6 +22,8 @@ export function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine', 'one-cycle']))
     .option('--label-smoothing <e>', 'label smoothing', num)
     .addOption(new Option('--class-weights <mode>', 'loss weights for imbalanced folders').choices(['balanced', 'none']))
+    .addOption(new Option('--head <kind>', 'dense (trained), or prototype / knn (computed from embeddings, instant few-shot)').choices(['dense', 'prototype', 'knn']))
+    .option('--k <n>', 'neighbours of the knn head', num)
     .option('--hidden <units>', 'hidden Dense layers of the head, e.g. 256 or 512,128', intList)
     .option('--dropout <p>', 'dropout before the classifier', num)
     .addOption(new Option('--pooling <p>', 'pooling of the feature map').choices(['avg', 'max']))

@@ -3,6 +3,10 @@ import { GraftError } from '../errors.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { GraphBuilder, IR_VERSION, onnx, OPSET, valueInfo } from './onnx-graph.js';
 import { CONVERTERS } from './onnx-layers.js';
+import { registerLayerNormConverter } from '../heads/layer-norm-onnx.js';
+
+// LayerNormalization (last axis) is what the few-shot heads use for exact cosine similarity.
+registerLayerNormConverter();
 import type { Ctx, Val } from './onnx-ops.js';
 
 export interface ExportOptions {

@@ -25,6 +25,10 @@ export const trainOptionsSchema = z
     schedule: z.enum(['constant', 'cosine', 'one-cycle']).default('one-cycle'),
     labelSmoothing: z.number().min(0).max(0.5).default(0),
     classWeights: z.union([z.literal('balanced'), z.literal('none')]).default('none'),
+    /** 'dense': a trained head; 'prototype' / 'knn': computed from embeddings, no gradient steps. */
+    head: z.enum(['dense', 'prototype', 'knn']).default('dense'),
+    /** Neighbours of the kNN head. */
+    k: z.number().int().min(1).default(5),
     hidden: z.array(z.number().int().positive()).default([]),
     dropout: z.number().min(0).max(0.95).default(0.2),
     pooling: z.enum(['avg', 'max']).default('avg'),

@@ -36,6 +36,8 @@ import { saveModelDir, type SaveInputs } from './model-dir.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import { probeImageSize } from './probe.js';
+import { isGraftModelDir, resolveGraftBackbone } from './chain.js';
+import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
 import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, composePipeline, type OnnxBackboneHandle } from './onnx-train.js';
 
 export interface TrainEvent {
@@ -202,18 +204,31 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   say(`${classes.length} classes; train ${data.train.length}, validation ${data.val.length}${data.test.length ? `, test ${data.test.length}` : ''} images; ${data.skipped.length} skipped`);
 
   const onnxFile = isOnnxBackbone(o.backbone);
-  const scratch = o.weights === 'none' && !onnxFile;
+  // Chained transfer: an earlier Graft model directory, cut at its recorded cut layer.
+  const graftBb = !onnxFile && isGraftModelDir(o.backbone) ? await resolveGraftBackbone(o.backbone) : undefined;
+  if (graftBb?.manifest.files.tfjsInput === 'features') {
+    throw new GraftError('E_CHAIN_ONNX', `${o.backbone} was trained on an ONNX backbone; its model.json is a head only and cannot serve as a backbone.`, 'Use that ONNX file itself as --backbone.');
+  }
+  const scratch = o.weights === 'none' && !onnxFile && !graftBb;
+  const fewShot = o.head !== 'dense';
+  if (fewShot && (scratch || o.fineTuneBlocks > 0 || o.augment)) {
+    throw new GraftError('E_HEAD_FEW_SHOT', `A ${o.head} head is computed from frozen features in one pass; it cannot be combined with ${scratch ? '--weights none' : o.fineTuneBlocks > 0 ? '--fine-tune-blocks' : '--augment'}.`, "Use --head dense for gradient training.");
+  }
   if (onnxFile && o.fineTuneBlocks > 0) {
     throw new GraftError('E_ONNX_FROZEN_ONLY', `An ONNX backbone is frozen only: onnxruntime-node cannot train it. Received: fineTuneBlocks=${o.fineTuneBlocks} with backbone ${o.backbone}.`, 'Drop --fine-tune-blocks, or use a zoo backbone (graft models) to fine-tune.');
   }
   // A user's ONNX model has no zoo spec; everything spec-specific below is skipped for it.
-  const spec = onnxFile ? undefined : getModelSpec(o.backbone);
+  const spec = onnxFile ? undefined : graftBb ? graftBb.spec : getModelSpec(o.backbone);
+  if (graftBb && !spec && o.fineTuneBlocks > 0) {
+    throw new GraftError('E_FINE_TUNE_BLOCKS', `Cannot fine-tune blocks of ${o.backbone}: its architecture "${graftBb.architecture}" is not in the zoo, so its blocks are unknown.`, 'Drop --fine-tune-blocks.');
+  }
   let onnxH: OnnxBackboneHandle | undefined;
   let size: [number, number];
   if (onnxFile) {
     onnxH = await loadOnnxBackbone(o.backbone, { cut: o.cut, preprocess: o.preprocess ?? 'torch', inputSize: o.inputSize });
     size = [onnxH.extractor.inputSize[0], onnxH.extractor.inputSize[1]];
-  } else if (o.inputSize) size = [o.inputSize, o.inputSize];
+  } else if (graftBb) size = graftBb.inputSize;
+  else if (o.inputSize) size = [o.inputSize, o.inputSize];
   else if (scratch) {
     // Whole-network training in TF.js is memory-bound: default to the images' own size when smaller.
     const own = await probeImageSize(data.train.slice(0, 16).map((i) => i.path));
@@ -227,11 +242,13 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   say(`Loading ${o.backbone} (weights: ${onnxFile ? 'in the ONNX file' : o.weights})`, 'stage');
   const created = onnxH
     ? { model: featureInputModel(onnxH.extractor.outputShape), weights: { source: o.backbone, sha256: onnxH.sha256, file: path.resolve(o.backbone), skipped: [] }, pretrained: null }
-    : await createModel(o.backbone, { includeTop: false, weights: o.weights, inputShape: [size[0], size[1], 3], pooling: null });
-  const preprocess: PreprocessMode = onnxH ? (o.preprocess ?? 'torch') : (created.pretrained?.preprocess ?? o.preprocess ?? spec!.defaultPreprocess);
-  const headCut = onnxH ? onnxH.cut : (o.cut ?? spec!.featureLayer);
-  const base = onnxH ? created.model : cutModel(created.model, headCut, spec);
-  const full = addHead(base, { classes: classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
+    : graftBb
+      ? { model: graftBb.model, weights: { source: `graft:${graftBb.dir}`, sha256: graftBb.weightsHash, file: graftBb.dir, skipped: [] }, pretrained: null }
+      : await createModel(o.backbone, { includeTop: false, weights: o.weights, inputShape: [size[0], size[1], 3], pooling: null });
+  const preprocess: PreprocessMode = onnxH ? (o.preprocess ?? 'torch') : graftBb ? graftBb.preprocess : (created.pretrained?.preprocess ?? o.preprocess ?? spec!.defaultPreprocess);
+  const headCut = onnxH ? onnxH.cut : graftBb ? graftBb.cut : (o.cut ?? spec!.featureLayer);
+  const base = onnxH || graftBb ? created.model : cutModel(created.model, headCut, spec);
+  let full = addHead(base, { classes: classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
   // Seeded starting weights: the new head always, the whole network when training from scratch.
   seedWeights(full, o.seed, scratch ? () => true : (l) => l.name.startsWith('graft_head_'));
 
@@ -313,12 +330,28 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       }
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.
-      const key1 = { backbone: `${onnxH ? 'onnx' : o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
+      const key1 = { backbone: `${onnxH ? 'onnx' : graftBb ? `graft:${graftBb.architecture}` : o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
       const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
       const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
       backboneRuns += trainF1.computed + valF1.computed;
       allSkipped.push(...trainF1.skipped, ...valF1.skipped);
 
+      if (fewShot) {
+        // No gradient steps: the head is computed from the training features in one pass.
+        say(`Computing a ${o.head} head from ${trainF1.features.labels.length} training embeddings`, 'stage');
+        const fh = fewShotHead(o.head as 'prototype' | 'knn', trainF1.features, classes.length, { k: o.k });
+        full = buildHeadModel(base, fh);
+        engine = staticHeadEngine(headOnlyModel(fh));
+        const v = await engine.evaluate({ x: valF1.features.data, xShape: [valF1.features.labels.length, ...valF1.features.shape], y: valF1.features.labels });
+        histories.push({ epoch: 0, loss: NaN, acc: NaN, valLoss: v.loss, valAcc: v.correct / Math.max(1, v.count), lr: 0, seconds: 0, stage: o.head } as EpochLogs);
+        stages.push({ stage: o.head, k: o.head === 'knn' ? o.k : undefined, support: trainF1.features.labels.length });
+        if (data.test.length) {
+          const t1 = await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent });
+          backboneRuns += t1.computed;
+          allSkipped.push(...t1.skipped);
+          evalFeatures = t1.features;
+        } else evalFeatures = valF1.features;
+      } else {
       let trainSource = featureSource(trainF1.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
       if (augmentFn) {
         // With augmentation every epoch sees new pixels: the frozen part runs per batch on ORT.
@@ -365,6 +398,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
           evalFeatures = t2.features;
         } else evalFeatures = valF2.features;
       }
+      }
     }
 
     say(`Evaluating on the ${evalName} set`, 'stage');
@@ -386,10 +420,10 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       preprocess,
       resize: 'crop',
       backbone: {
-        kind: onnxH ? 'onnx' : 'zoo',
-        name: onnxH ? path.basename(o.backbone) : o.backbone,
+        kind: onnxH ? 'onnx' : graftBb ? 'graft' : 'zoo',
+        name: onnxH ? path.basename(o.backbone) : graftBb ? graftBb.architecture : o.backbone,
         weights: {
-          source: onnxH ? path.resolve(o.backbone) : o.weights,
+          source: onnxH ? path.resolve(o.backbone) : graftBb ? `graft:${graftBb.dir}` : o.weights,
           sha256: created.weights?.sha256,
           file: created.weights?.file,
           origin: created.pretrained?.origin,
@@ -398,7 +432,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         cut: headCut,
         frozenUpTo,
       },
-      head: { pooling: o.pooling, hidden: o.hidden, dropout: o.dropout, activation: 'softmax', kind: 'dense' },
+      head: { pooling: o.pooling, hidden: fewShot ? [] : o.hidden, dropout: fewShot ? 0 : o.dropout, activation: 'softmax', kind: o.head },
       training: { ...o, stages, engine: [...new Set(enginesUsed)].join('+'), backend: tf.getBackend(), seconds: (Date.now() - t0) / 1000, backboneRuns },
       metrics: { split: evalName, accuracy: evaluation.accuracy, top5: evaluation.topK.find((t) => t.k === 5)?.accuracy, macroF1: evaluation.macro.f1, loss: evaluation.loss, count: evalFeatures.labels.length },
       history: histories as unknown as Record<string, unknown>[],
@@ -434,7 +468,8 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
     };
   } finally {
     for (const d of dispose) d();
-    created.model.dispose();
+    if (graftBb) graftBb.full.dispose();
+    else created.model.dispose();
   }
 }
 
@@ -465,5 +500,39 @@ function augmentedSource(
         yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };
       }
     },
+  };
+}
+
+/**
+ * The TrainingEngine face of a head that is computed, not trained (prototype / kNN): predict and
+ * evaluate run the head model; there is nothing to step.
+ */
+function staticHeadEngine(model: tf.LayersModel): TrainingEngine {
+  const predict = async (x: Float32Array, shape: number[]) =>
+    tf.tidy(() => (model.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync() as Float32Array);
+  return {
+    name: 'static-head',
+    async trainStep() {
+      throw new GraftError('E_HEAD_FEW_SHOT', 'A prototype or kNN head has no gradient steps.');
+    },
+    predict,
+    async evaluate(b) {
+      const p = await predict(b.x, b.xShape);
+      const k = p.length / b.y.length;
+      let loss = 0;
+      let correct = 0;
+      for (let i = 0; i < b.y.length; i++) {
+        const row = p.subarray(i * k, (i + 1) * k);
+        loss -= Math.log(Math.max(row[b.y[i]!]!, 1e-7));
+        let best = 0;
+        for (let c = 1; c < k; c++) if (row[c]! > row[best]!) best = c;
+        if (best === b.y[i]) correct++;
+      }
+      return { loss: loss / Math.max(1, b.y.length), correct, count: b.y.length };
+    },
+    getWeights: () => model.getWeights().map((w) => w.dataSync() as Float32Array),
+    setWeights: (w) => model.setWeights(w.map((d, i) => tf.tensor(d, model.getWeights()[i]!.shape))),
+    async syncToModel() {},
+    dispose() {},
   };
 }

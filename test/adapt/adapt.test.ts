@@ -120,7 +120,7 @@ test('CLI: graft shift --json and graft adapt errors name the valid methods', as
   // A child process: in node:test the test process's stdout carries the runner's own events.
   const cli = path.join(tmpDir(), 'cli.mts');
   const src = (f: string) => JSON.stringify(fileURLToPath(new URL(`../../src/cli/${f}`, import.meta.url)));
-  fs.writeFileSync(cli, `import { Command } from 'commander';\nimport { registerShift } from ${src('shift.ts')};\nimport { registerAdapt } from ${src('adapt.ts')};\nconst p = new Command();\nregisterShift(p);\nregisterAdapt(p);\ntry { await p.parseAsync(process.argv); } catch (e) { process.stderr.write(String((e as Error).message)); process.exitCode = 2; }\n`);
+  fs.writeFileSync(cli, `import { Command } from ${JSON.stringify(import.meta.resolve('commander'))};\nimport { registerShift } from ${src('shift.ts')};\nimport { registerAdapt } from ${src('adapt.ts')};\nconst p = new Command();\nregisterShift(p);\nregisterAdapt(p);\ntry { await p.parseAsync(process.argv); } catch (e) { process.stderr.write(String((e as Error).message)); process.exitCode = 2; }\n`);
   const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8' });
   const r = run(['shift', model, ds.test, night, '--json', '--permutations', '50', '--cache-dir', cache]);
   assert.equal(r.status, 0, r.stderr.slice(-2000));

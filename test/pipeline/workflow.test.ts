@@ -146,3 +146,26 @@ test('engines: onnxruntime training graphs and TF.js reach the same accuracy on 
   const b = tfjs.history.at(-1)!.loss;
   assert.ok(Math.abs(a - b) / Math.max(a, b) < 0.05, `final loss ${a} vs ${b}`);
 });
+
+test('few-shot heads: --head prototype and knn need no gradient steps and export like any head', async () => {
+  for (const head of ['prototype', 'knn'] as const) {
+    const o2 = path.join(tmpDir(), head);
+    const r = await trainClassifier({ ...base, out: o2, head, k: 3 });
+    assert.equal(r.manifest.head.kind, head);
+    assert.ok(Number(r.manifest.metrics.accuracy) >= 0.75, `${head} accuracy ${r.manifest.metrics.accuracy}`);
+    const ev = await evaluateModelDir(o2, ds.test);
+    assert.ok(Math.abs(ev.accuracy - Number(r.manifest.metrics.accuracy)) < 1e-9, 'model.onnx reproduces the TF.js head');
+  }
+  await assert.rejects(trainClassifier({ ...base, out: path.join(tmpDir(), 'x'), head: 'prototype', fineTuneBlocks: 1 }), /cannot be combined/);
+});
+
+test('chained transfer: a Graft model directory is the backbone of a new task', async () => {
+  const other = makeDataset({ classes: ['Coat', 'Sandal'], perClass: 10, test: 4 });
+  const r = await trainClassifier({ ...base, data: other.root, backbone: out, out: path.join(tmpDir(), 'chained'), epochs: 4 });
+  assert.equal(r.manifest.backbone.kind, 'graft');
+  assert.equal(r.manifest.backbone.name, 'mobilenet_v2');
+  assert.equal(r.manifest.backbone.cut, readManifest(out).backbone.cut);
+  assert.equal(r.manifest.preprocess, 'raw01');
+  assert.deepEqual(r.manifest.classes, ['Coat', 'Sandal']);
+  assert.ok(Number(r.manifest.metrics.accuracy) >= 0.75, `accuracy ${r.manifest.metrics.accuracy}`);
+});
