@@ -7,7 +7,7 @@
  *   npm run bench -- --quick                        # 300 images, few epochs: a few minutes
  *   npm run bench -- --only embed,train --models mobilenet_v2 --out /tmp/b.json
  *   options: --quick --only LIST (embed,train,finetune,rss,predict) --models LIST
- *            --images N --rounds N --timed-epochs N --peer-images N --json --out FILE
+ *            --images N --rounds N --timed-epochs N --peer-images N --engine ort|tfjs --json --out FILE
  *
  * PyTorch runs as Debian's /usr/bin/python3 (GRAFT_BENCH_PYTHON overrides); where torch cannot be
  * imported its columns are skipped with a note and the suite still succeeds. Progress → stderr.
@@ -40,6 +40,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string' },
     'timed-epochs': { type: 'string' },
     'peer-images': { type: 'string' },
+    engine: { type: 'string' },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -94,7 +95,7 @@ function table(r: Results): string {
   for (const [name, list, target] of [['train head', r.train, 5], ['fine-tune', r.finetune, 1]] as const) {
     for (const t of list) {
       const ext = t.graft.timedEpochs < t.epochs || (t.torch && t.torch.timedEpochs < t.epochs) ? '*' : '';
-      rows.push([`${name}, ${t.backbone}, ${t.images} img, ${t.epochs} ep${t.fineTuneBlocks && t.mode === 'finetune' ? `, ${t.fineTuneBlocks} block(s)` : ''}${ext}`, `${f2(t.graft.totalS, 1)} s`, t.torch ? `${f2(t.torch.totalS, 1)} s` : 'skipped', ratio(t.speedup), `>= ${target}x`, met(t.speedup === undefined ? undefined : t.speedup >= target)]);
+      rows.push([`${name}, ${t.backbone} (${t.graft.engine}), ${t.images} img, ${t.epochs} ep${t.fineTuneBlocks && t.mode === 'finetune' ? `, ${t.fineTuneBlocks} block(s)` : ''}${ext}`, `${f2(t.graft.totalS, 1)} s`, t.torch ? `${f2(t.torch.totalS, 1)} s` : 'skipped', ratio(t.speedup), `>= ${target}x`, met(t.speedup === undefined ? undefined : t.speedup >= target)]);
     }
   }
   if (r.rss.length) {
@@ -111,6 +112,7 @@ function table(r: Results): string {
 async function main(): Promise<void> {
   const only = check(a.only!, WORKLOADS, '--only');
   const models = check(a.models!, MODELS, '--models');
+  const engine = a.engine === undefined ? undefined : (check(a.engine, ['ort', 'tfjs'], '--engine')[0] as 'ort' | 'tfjs');
   // Keep the bench's compiled graphs and random-weight files out of the user's Graft cache.
   if (!process.env.GRAFT_HOME) process.env.GRAFT_HOME = path.join(DATA_ROOT, 'graft-home');
   refreshEnv();
@@ -139,12 +141,12 @@ async function main(): Promise<void> {
   }
   if (only.includes('train')) {
     for (const m of models) {
-      await attempt(`train ${m}`, async () => void res.train.push(await benchTrain(m, jpegs, cfg.images, { mode: 'head', epochs: cfg.headEpochs, torchTimedEpochs: cfg.timedEpochs, torch, layout, workers: cfg.workers })));
+      await attempt(`train ${m}`, async () => void res.train.push(await benchTrain(m, jpegs, cfg.images, { mode: 'head', engine, epochs: cfg.headEpochs, torchTimedEpochs: cfg.timedEpochs, torch, layout, workers: cfg.workers })));
     }
   }
   if (only.includes('finetune')) {
     for (const m of models) {
-      await attempt(`finetune ${m}`, async () => void res.finetune.push(await benchTrain(m, jpegs, cfg.images, { mode: 'finetune', epochs: cfg.ftEpochs, timedEpochs: cfg.timedEpochs, fineTuneBlocks: FT_BLOCKS[m], torch, layout, workers: cfg.workers })));
+      await attempt(`finetune ${m}`, async () => void res.finetune.push(await benchTrain(m, jpegs, cfg.images, { mode: 'finetune', engine, epochs: cfg.ftEpochs, timedEpochs: cfg.timedEpochs, fineTuneBlocks: FT_BLOCKS[m], torch, layout, workers: cfg.workers })));
     }
   }
   if (only.includes('rss')) {

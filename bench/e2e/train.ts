@@ -38,6 +38,8 @@ export interface TrainRow {
     /** Process CPU seconds / (wall × cores): how busy the run kept the machine. */
     cpuUtilisation: number;
     valAcc?: number;
+    /** Training engine(s) trainClassifier used (graft.json `training.engine`, e.g. 'ort' or 'tfjs-wasm'). */
+    engine: string;
   };
   torch?: { totalS: number; setupS: number; epochS: number[]; timedEpochs: number; layout: string; valAcc?: number };
   torchSkipped?: string;
@@ -55,7 +57,7 @@ export async function benchTrain(
   backbone: string,
   dir: string,
   images: number,
-  o: { mode: TrainMode; epochs: number; timedEpochs?: number; torchTimedEpochs?: number; fineTuneBlocks?: number; torch: string | true; layout: string; workers?: number },
+  o: { mode: TrainMode; engine?: 'ort' | 'tfjs'; epochs: number; timedEpochs?: number; torchTimedEpochs?: number; fineTuneBlocks?: number; torch: string | true; layout: string; workers?: number },
 ): Promise<TrainRow> {
   await initTf();
   const weights = await benchWeights(backbone);
@@ -75,6 +77,7 @@ export async function benchTrain(
         batchSize: 32,
         cacheDir: path.join(work, 'cache'),
         quiet: true,
+        ...(o.engine ? { engine: o.engine } : {}),
         // Fine-tuning: Graft's recipe trains the head first (1 epoch here, on cached features),
         // then the unfrozen blocks for the workload's epochs.
         ...(o.mode === 'head' ? { epochs: timed } : { epochs: 1, fineTuneBlocks: o.fineTuneBlocks ?? 1, fineTuneEpochs: timed }),
@@ -97,8 +100,9 @@ export async function benchTrain(
       backboneRuns: res.backboneRuns,
       cpuUtilisation: round(cpu / (wallS * os.cpus().length), 3),
       valAcc: last?.valAcc,
+      engine: String((res.manifest.training as Record<string, unknown>).engine ?? 'unknown'),
     };
-    log(`  [train ${o.mode} ${backbone}] Graft ${row.graft.totalS} s (${timed}/${o.epochs} epochs timed), cpu ${row.graft.cpuUtilisation}`);
+    log(`  [train ${o.mode} ${backbone}] Graft ${row.graft.totalS} s (${timed}/${o.epochs} epochs timed, engine ${row.graft.engine}), cpu ${row.graft.cpuUtilisation}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
