@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { GraftError } from '../errors.js';
-import { adaptModel, ADAPT_METHODS, type AdaptMethod } from '../adapt/adapt.js';
+import type { AdaptMethod } from '../adapt/adapt.js';
+
+// Kept in step with ADAPT_METHODS in adapt/adapt.ts (a test checks); the module itself loads on use.
+export const CLI_ADAPT_METHODS = ['adabn', 'coral', 'pseudo-label', 'dann'] as const;
 
 const num = (v: string): number => {
   const n = Number(v);
@@ -14,7 +17,7 @@ export function registerAdapt(program: Command): void {
     .command('adapt <modelDir>')
     .description('adapt a trained model to a new domain from unlabelled images (adabn | coral | pseudo-label | dann)')
     .requiredOption('--target <folder>', 'unlabelled images of the new domain')
-    .requiredOption('--method <m>', ADAPT_METHODS.join(' | '))
+    .requiredOption('--method <m>', CLI_ADAPT_METHODS.join(' | '))
     .requiredOption('--out <modelDir>', 'where to write the adapted model')
     .option('--source <folder>', "labelled source images (default: the model's training data from graft.json)")
     .option('--seed <n>', 'random seed', num, 42)
@@ -34,6 +37,7 @@ export function registerAdapt(program: Command): void {
     .action(async (modelDir: string, o: Record<string, string | number | boolean | undefined>) => {
       const method = String(o.method) as AdaptMethod;
       const n = (k: string) => (o[k] === undefined ? undefined : Number(o[k]));
+      const { adaptModel } = await import('../adapt/adapt.js');
       const r = await adaptModel(modelDir, {
         target: String(o.target),
         method,

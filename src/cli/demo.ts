@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { runDemo } from '../pipeline/demo.js';
 import { eventPrinter } from './train.js';
 
 export const DEMO_DATA = fileURLToPath(new URL('../../data/demo/fashion-mnist', import.meta.url));
@@ -15,6 +14,8 @@ export function registerDemo(program: Command): void {
     .option('--no-scratch', 'skip the from-scratch baseline')
     .option('--quiet', 'only the summary')
     .action(async (o: { out: string; epochs: number; scratchEpochs: number; scratch: boolean; quiet?: boolean }) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { runDemo } = await import('../pipeline/demo.js');
       const r = await runDemo({ data: DEMO_DATA, ...o, onEvent: eventPrinter(o.quiet) });
       process.stdout.write(r.summary + '\n');
     });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { embedImages } from '../pipeline/embed.js';
 import { terminalProgress } from './progress.js';
 
 export function registerEmbed(program: Command): void {
@@ -15,6 +14,8 @@ export function registerEmbed(program: Command): void {
     .addOption(new Option('--preprocess <mode>', 'ONNX backbones: preprocessing the model expects').choices(['caffe', 'tf', 'torch', 'raw01', 'none']))
     .option('--json', 'print JSON')
     .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean; cut?: string; preprocess?: 'caffe' | 'tf' | 'torch' | 'raw01' | 'none' }) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { embedImages } = await import('../pipeline/embed.js');
       const bar = terminalProgress();
       const r = await embedImages(images, { ...o, onProgress: o.json ? undefined : bar });
       for (const f of r.failed) process.stderr.write(`skipped ${f.path}: ${f.reason}\n`);

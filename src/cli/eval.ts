@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { evaluateModelDir } from '../pipeline/evaluate.js';
 
 export function registerEval(program: Command): void {
   program
@@ -8,6 +7,8 @@ export function registerEval(program: Command): void {
     .option('--json', 'print JSON (accuracy, perClass, confusion, ...)')
     .option('--report <file>', 'also write an HTML report of this evaluation')
     .action(async (modelDir: string, data: string, o: { json?: boolean; report?: string }) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { evaluateModelDir } = await import('../pipeline/evaluate.js');
       const r = await evaluateModelDir(modelDir, data, { report: o.report });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { exportModelDir } from '../pipeline/export.js';
 
 export function registerExport(program: Command): void {
   program
@@ -9,6 +8,8 @@ export function registerExport(program: Command): void {
     .addOption(new Option('--format <fmt>', 'artifact format').choices(['tfjs', 'onnx']).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output folder')
     .action(async (modelDir: string, o: { format: 'tfjs' | 'onnx'; out: string }) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { exportModelDir } = await import('../pipeline/export.js');
       const files = await exportModelDir(modelDir, o.format, o.out);
       process.stdout.write(`wrote ${files.join(', ')}\n`);
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { findLearningRate } from '../pipeline/lr-find.js';
 import { addTrainOptions, collectTrainOptions, eventPrinter } from './train.js';
 
 export function registerLrFind(program: Command): void {
@@ -10,6 +9,8 @@ export function registerLrFind(program: Command): void {
     .option('--steps <n>', 'steps of the sweep', (v) => Number(v), 100)
     .option('--json', 'print JSON');
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { findLearningRate } = await import('../pipeline/lr-find.js');
     const { plot, steps, json, ...rest } = flags as { plot: string; steps: number; json?: boolean; quiet?: boolean };
     const opts = collectTrainOptions(data, rest, { out: '(lr-find)' });
     const r = await findLearningRate(opts as never, { svg: plot, steps, onEvent: eventPrinter(Boolean(rest.quiet)) });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { listModels } from '../zoo/registry.js';
 
 /** `graft models [--json]`: the registry, the only place that knows the list of architectures. */
-export function modelsTable() {
+export async function modelsTable() {
+  const { listModels } = await import('../zoo/registry.js');
   return listModels().map((s) => ({
     name: s.name,
     params: s.params,
@@ -18,8 +18,8 @@ export function registerModels(program: Command): void {
     .command('models')
     .description('list the architectures of the model zoo')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => {
-      const rows = modelsTable();
+    .action(async (o: { json?: boolean }) => {
+      const rows = await modelsTable();
       if (o.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { GraftError } from '../errors.js';
-import { shiftReport } from '../adapt/shift.js';
 
 const num = (v: string): number => {
   const n = Number(v);
@@ -20,6 +19,8 @@ export function registerShift(program: Command): void {
     .option('--max-images <n>', 'at most this many images per folder', num, 500)
     .option('--cache-dir <dir>', 'feature / ONNX cache folder')
     .action(async (embedder: string, a: string, b: string, o: { json?: boolean; weights?: string; permutations: number; seed: number; maxImages: number; cacheDir?: string }) => {
+      // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
+      const { shiftReport } = await import('../adapt/shift.js');
       const r = await shiftReport(embedder, a, b, { weights: o.weights, permutations: o.permutations, seed: o.seed, maxImages: o.maxImages, cacheDir: o.cacheDir });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { trainClassifier, type TrainEvent } from '../pipeline/train.js';
+import type { TrainEvent } from '../pipeline/train.js';
 import { parseTrainOptions, readConfigFile } from '../pipeline/options.js';
 import { terminalProgress } from './progress.js';
 
@@ -82,6 +82,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--out <dir>', 'model directory to write');
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
     const opts = parseTrainOptions(collectTrainOptions(data, flags), 'train options');
+    const { trainClassifier } = await import('../pipeline/train.js');
     const r = await trainClassifier(opts, eventPrinter(opts.quiet));
     const m = r.manifest.metrics;
     process.stdout.write(

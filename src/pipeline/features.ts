@@ -79,7 +79,9 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
 
   const decodeBatch = async (idx: number[]) => {
     const out: { i: number; data: Uint8Array }[] = [];
-    const conc = opts.concurrency ?? 4;
+    // Queue the whole batch at once: onnxruntime-node's run() blocks the JS thread, but decodes
+    // already queued keep going on libuv's pool meanwhile, so decode overlaps inference.
+    const conc = opts.concurrency ?? idx.length;
     let next = 0;
     const worker = async () => {
       while (next < idx.length) {

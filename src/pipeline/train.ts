@@ -9,7 +9,7 @@ import '../engine/wasm-grads.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
 import { cutModel, splitAt } from '../transfer/surgery.js';
-import { addHead } from '../transfer/head.js';
+import { addHead, HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { freeze } from '../transfer/freeze.js';
 import { seedWeights } from '../transfer/seed.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
@@ -314,7 +314,11 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       const ft = o.fineTuneBlocks > 0 ? fineTuneCut(spec!, o.fineTuneBlocks) : undefined;
       // Zoo backbones: split the TF.js model at the cut, compile the frozen half for onnxruntime.
       // ONNX backbones: the user's graph is the frozen half, the head model is the top.
-      const split1 = onnxH ? { top: full } : splitAt(full, headCut, spec);
+      // When the head starts with global pooling, the pooling runs in the frozen graph too: the
+      // cache then holds one vector per image (1280 floats for MobileNetV2) instead of the whole
+      // feature map (7×7×1280), 49× less memory and disk.
+      const pooledCut = !onnxH && full.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool) ? HEAD_LAYER_NAMES.pool : headCut;
+      const split1 = onnxH ? { top: full } : splitAt(full, pooledCut, spec);
       let ex1: Extractor;
       let weightsKey: string;
       if (onnxH) {
@@ -330,7 +334,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       }
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.
-      const key1 = { backbone: `${onnxH ? 'onnx' : graftBb ? `graft:${graftBb.architecture}` : o.backbone}@graft-exporter`, weights: weightsKey, cut: headCut, preprocess, size };
+      const key1 = { backbone: `${onnxH ? 'onnx' : graftBb ? `graft:${graftBb.architecture}` : o.backbone}@graft-exporter`, weights: weightsKey, cut: pooledCut === headCut ? headCut : `${headCut}+${o.pooling}pool`, preprocess, size };
       const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
       const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
       backboneRuns += trainF1.computed + valF1.computed;
@@ -340,7 +344,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         // No gradient steps: the head is computed from the training features in one pass.
         say(`Computing a ${o.head} head from ${trainF1.features.labels.length} training embeddings`, 'stage');
         const fh = fewShotHead(o.head as 'prototype' | 'knn', trainF1.features, classes.length, { k: o.k });
-        full = buildHeadModel(base, fh);
+        full = buildHeadModel(pooledCut === headCut ? base : cutModel(full, pooledCut), fh);
         engine = staticHeadEngine(headOnlyModel(fh));
         const v = await engine.evaluate({ x: valF1.features.data, xShape: [valF1.features.labels.length, ...valF1.features.shape], y: valF1.features.labels });
         histories.push({ epoch: 0, loss: NaN, acc: NaN, valLoss: v.loss, valAcc: v.correct / Math.max(1, v.count), lr: 0, seconds: 0, stage: o.head } as EpochLogs);

@@ -111,3 +111,12 @@ test('graft with an unknown backbone lists the valid ones', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /resnet50/);
 });
+
+test('the CLI\'s method lists match the library\'s', async () => {
+  const { CLI_ADAPT_METHODS } = await import('../../src/cli/adapt.js');
+  const { ADAPT_METHODS } = await import('../../src/adapt/adapt.js');
+  const { CLI_CURVE_METHODS } = await import('../../src/cli/curve.js');
+  const { CURVE_METHODS } = await import('../../src/pipeline/curve.js');
+  assert.deepEqual([...CLI_ADAPT_METHODS], [...ADAPT_METHODS]);
+  assert.deepEqual([...CLI_CURVE_METHODS], [...CURVE_METHODS]);
+});

@@ -32,6 +32,10 @@ test('train: a frozen-backbone classifier on real images writes a complete model
   // Three very different classes, pretrained features: far above chance (1/3).
   assert.ok(Number(m.metrics.accuracy) >= 0.75, `accuracy ${m.metrics.accuracy}`);
   assert.equal(first.backboneRuns, 36 + 12, 'every readable train/val/test image went through the backbone once');
+  // Pooling runs in the frozen graph, so the cache holds one 1280-float vector per image, not 3x3x1280 maps.
+  const featDir = path.join(cache, 'features');
+  const bytes = fs.readdirSync(featDir).reduce((a, f) => a + fs.statSync(path.join(featDir, f)).size, 0);
+  assert.ok(bytes < 48 * 1280 * 4 * 2, `feature cache holds ${bytes} bytes`);
 });
 
 test('train: bad files are skipped and listed by path with a reason, never dropped silently', () => {
