@@ -347,8 +347,8 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         full = buildHeadModel(pooledCut === headCut ? base : cutModel(full, pooledCut), fh);
         engine = staticHeadEngine(headOnlyModel(fh));
         const v = await engine.evaluate({ x: valF1.features.data, xShape: [valF1.features.labels.length, ...valF1.features.shape], y: valF1.features.labels });
-        histories.push({ epoch: 0, loss: NaN, acc: NaN, valLoss: v.loss, valAcc: v.correct / Math.max(1, v.count), lr: 0, seconds: 0, stage: o.head } as EpochLogs);
-        stages.push({ stage: o.head, k: o.head === 'knn' ? o.k : undefined, support: trainF1.features.labels.length });
+        // No epochs, so no learning curves: the validation numbers go with the stage instead.
+        stages.push({ stage: o.head, k: o.head === 'knn' ? o.k : undefined, support: trainF1.features.labels.length, valLoss: v.loss, valAcc: v.correct / Math.max(1, v.count) });
         if (data.test.length) {
           const t1 = await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent });
           backboneRuns += t1.computed;
