@@ -3,9 +3,11 @@
  *   (a) top: MobileNetV2 split after block_13 (block_14–16 + Conv_1 + head) on cached
  *       block_13 activations (random [n, 7, 7, 160]), 5 classes, Adam;
  *   (b) full: whole MobileNetV2 at 224 px (ORT and PyTorch only; TF.js-wasm cannot hold batch 16).
+ * With --arch resnet50: top = conv5 + head on cached conv4 activations ([n, 14, 14, 1024]); full =
+ * the whole ResNet50 at 224 px.
  * Each (engine, workload, batch) runs in its own child process, so its peak RSS is its own.
  *
- * Usage: node --import tsx bench/ort-train.ts [--batches 16,32] [--steps 6] [--full] [--no-torch] [--no-tfjs]
+ * Usage: node --import tsx bench/ort-train.ts [--arch mobilenet_v2|resnet50] [--batches 16,32] [--steps 6] [--full] [--only-full] [--no-torch] [--no-tfjs]
  * Prints a Markdown table and a JSON record.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +17,16 @@ import { machineInfo } from './lib/machine.js';
 import { fmtRate, fmtRatio, markdownTable } from './lib/table.js';
 import { PEER_PYTHON } from './lib/torch-peer.js';
 
+type Arch = 'mobilenet_v2' | 'resnet50';
+/** Where each architecture's "top" starts: the output of the block below the trained blocks. */
+const TOP_CUT: Record<Arch, string> = { mobilenet_v2: 'block_13', resnet50: 'conv4' };
+const LABEL: Record<Arch, { top: string; full: string }> = {
+  mobilenet_v2: { top: 'MobileNetV2 top (block_14→head), cached 7×7×160', full: 'MobileNetV2 whole network, 224 px' },
+  resnet50: { top: 'ResNet50 conv5 + head, cached 14×14×1024', full: 'ResNet50 whole network, 224 px' },
+};
+
 interface Job {
+  arch?: Arch;
   engine: 'ort' | 'tfjs';
   workload: 'top' | 'full';
   batch: number;
@@ -37,9 +48,10 @@ async function child(job: Job): Promise<Result> {
   const { createOrtEngine } = await import('../src/engine/ort-train/index.js');
   const { createTfjsEngine } = await import('../src/train/tfjs-engine.js');
   await initTf('wasm');
-  const { model, spec } = await createModel('mobilenet_v2', { includeTop: false, weights: 'none', inputShape: [224, 224, 3] });
+  const arch = job.arch ?? 'mobilenet_v2';
+  const { model, spec } = await createModel(arch, { includeTop: false, weights: 'none', inputShape: [224, 224, 3] });
   const full = addHead(model, { classes: 5 });
-  const net = job.workload === 'top' ? splitAt(full, 'block_13', spec).top : full;
+  const net = job.workload === 'top' ? splitAt(full, TOP_CUT[arch], spec).top : full;
   const shape = net.inputs[0].shape.slice(1) as number[];
   const size = shape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(job.batch * size);
@@ -69,8 +81,8 @@ function runChild(job: Job): Result {
   return { imgPerSec: NaN, maxRssMiB: NaN, stepSec: [], error: (r.stderr || r.stdout || String(r.error)).split('\n').filter(Boolean).slice(-3).join(' | ') };
 }
 
-function runTorch(workload: 'top' | 'full', batch: number, steps: number, layout: string): Result {
-  const r = spawnSync(PEER_PYTHON, [path.join(HERE, 'peers', 'torch_top_train.py'), '--workload', workload, '--batch', String(batch), '--steps', String(steps), '--layout', layout], { encoding: 'utf8', timeout: 900_000 });
+function runTorch(arch: Arch, workload: 'top' | 'full', batch: number, steps: number, layout: string): Result {
+  const r = spawnSync(PEER_PYTHON, [path.join(HERE, 'peers', 'torch_top_train.py'), '--arch', arch, '--workload', workload, '--batch', String(batch), '--steps', String(steps), '--layout', layout], { encoding: 'utf8', timeout: 900_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (line) return JSON.parse(line) as Result;
   return { imgPerSec: NaN, maxRssMiB: NaN, stepSec: [], error: (r.stderr || String(r.error)).split('\n').filter(Boolean).slice(-2).join(' | ') };
@@ -91,17 +103,19 @@ async function main(): Promise<void> {
   const machine = { ...machineInfo(), command: `node --import tsx bench/ort-train.ts ${argv.join(' ')}`.trim() };
   const rows: string[][] = [];
   const record: Record<string, Result> = {};
-  const workloads: Array<'top' | 'full'> = argv.includes('--full') ? ['top', 'full'] : ['top'];
+  const arch = opt('--arch', 'mobilenet_v2') as Arch;
+  if (!(arch in TOP_CUT)) throw new Error(`--arch must be one of ${Object.keys(TOP_CUT).join(', ')}; received ${arch}`);
+  const workloads: Array<'top' | 'full'> = argv.includes('--only-full') ? ['full'] : argv.includes('--full') ? ['top', 'full'] : ['top'];
   for (const workload of workloads) {
     for (const batch of batches) {
-      const ort = runChild({ engine: 'ort', workload, batch, steps });
-      const tfjs = workload === 'top' && !argv.includes('--no-tfjs') ? runChild({ engine: 'tfjs', workload, batch, steps: Math.max(2, steps >> 1) }) : undefined;
-      const torch = argv.includes('--no-torch') ? [] : ['contiguous', 'channels_last'].map((l) => runTorch(workload, batch, steps, l));
+      const ort = runChild({ arch, engine: 'ort', workload, batch, steps });
+      const tfjs = workload === 'top' && !argv.includes('--no-tfjs') ? runChild({ arch, engine: 'tfjs', workload, batch, steps: Math.max(2, steps >> 1) }) : undefined;
+      const torch = argv.includes('--no-torch') ? [] : ['contiguous', 'channels_last'].map((l) => runTorch(arch, workload, batch, steps, l));
       const bestTorch = torch.filter((t) => Number.isFinite(t.imgPerSec)).sort((a, b) => b.imgPerSec - a.imgPerSec)[0];
       Object.assign(record, { [`${workload}/${batch}/ort`]: ort, [`${workload}/${batch}/tfjs`]: tfjs, [`${workload}/${batch}/torch_contiguous`]: torch[0], [`${workload}/${batch}/torch_channels_last`]: torch[1] });
       const rss = (r?: Result) => (r && Number.isFinite(r.maxRssMiB) ? r.maxRssMiB.toFixed(0) : '–');
       rows.push([
-        workload === 'top' ? 'MobileNetV2 top (block_14→head), cached 7×7×160' : 'MobileNetV2 whole network, 224 px',
+        LABEL[arch][workload],
         String(batch),
         fmtRate(ort.imgPerSec),
         fmtRate(tfjs?.imgPerSec),

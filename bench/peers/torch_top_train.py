@@ -14,14 +14,27 @@ import torch
 import torchvision
 
 p = argparse.ArgumentParser()
+p.add_argument('--arch', choices=['mobilenet_v2', 'resnet50'], default='mobilenet_v2')
 p.add_argument('--workload', choices=['top', 'full'], default='top')
 p.add_argument('--batch', type=int, default=16)
 p.add_argument('--steps', type=int, default=6)
 p.add_argument('--layout', choices=['contiguous', 'channels_last'], default='contiguous')
 a = p.parse_args()
 
-net = torchvision.models.mobilenet_v2(num_classes=5)
-if a.workload == 'top':
+if a.arch == 'resnet50':
+    net = torchvision.models.resnet50(num_classes=5)
+    if a.workload == 'top':
+        # layer4 is Keras' conv5 block; it trains on cached layer3 (conv4) outputs.
+        model = torch.nn.Sequential(net.layer4, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(2048, 5))
+        x = torch.rand(a.batch, 1024, 14, 14)
+    else:
+        model = net
+        x = torch.rand(a.batch, 3, 224, 224)
+else:
+    net = torchvision.models.mobilenet_v2(num_classes=5)
+if a.arch == 'resnet50':
+    pass
+elif a.workload == 'top':
     # features[k + 1] is Keras' block_k; features[18] is Conv_1.
     model = torch.nn.Sequential(net.features[15:], torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(1280, 5))
     x = torch.rand(a.batch, 160, 7, 7)
