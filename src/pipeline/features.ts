@@ -3,6 +3,7 @@ import type { PreprocessMode } from '../zoo/types.js';
 import { preprocess } from '../zoo/preprocess.js';
 import type { FeatureSet } from './sources.js';
 import { rowSize } from './sources.js';
+import { Rng, deriveSeed } from '../data/rng.js';
 
 /** What turns a batch of images into activations: an ORT frozen backbone, or pixels themselves. */
 export interface Extractor {
@@ -148,6 +149,31 @@ export function pixelExtractor(size: readonly [number, number], mode: Preprocess
     outputShape: [size[0], size[1], 3],
     async run(x: Float32Array) {
       return preprocess(x, mode);
+    },
+  };
+}
+
+/** A training source that decodes, augments and runs the frozen backbone for every batch. */
+export function augmentedSource(
+  ex: Extractor,
+  items: LabeledItem[],
+  batchSize: number,
+  seed: number,
+  augment: (rgb: Uint8Array, h: number, w: number) => Uint8Array,
+  crop: ((w: number, h: number) => CropBox) | undefined,
+  onImage: () => void,
+) {
+  return {
+    size: Math.ceil(items.length / batchSize),
+    async *batches(epoch: number) {
+      const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).shuffle(items.map((_, i) => i));
+      for (let s = 0; s < order.length; s += batchSize) {
+        const chunk = order.slice(s, s + batchSize).map((i) => items[i]!);
+        const r = await extractFeatures(ex, chunk, { augment, batchSize, crop });
+        for (let k = 0; k < chunk.length; k++) onImage();
+        if (r.features.labels.length === 0) continue;
+        yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };
+      }
     },
   };
 }

@@ -1,41 +1,41 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { GraftError, isGraftError } from '../errors.js';
 import { createOrtEngine } from '../engine/ort-train/index.js';
 import { initTf } from '../engine/backend.js';
 import '../engine/wasm-grads.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
-import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
+import type { PreprocessMode } from '../zoo/types.js';
 import { cutModel, splitAt } from '../transfer/surgery.js';
 import { addHead, HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { freeze } from '../transfer/freeze.js';
 import { seedWeights } from '../transfer/seed.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
-import type { EngineOptions, ParamGroup, TrainingEngine } from '../train/engine.js';
+import type { EngineOptions, TrainingEngine } from '../train/engine.js';
 import { fit, type Callback, type EpochLogs } from '../train/fit.js';
 import { recomputeBatchNormStats } from '../train/precise-bn.js';
-import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
 import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
 import { withStagedDir } from '../io/atomic.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
-import type { DatasetItem } from '../data/dataset.js';
-import type { CropBox } from '../data/decode.js';
-import { hashItems } from '../data/hash.js';
-import { loadSplits } from '../data/split.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 import { FrozenBackbone } from '../engine/ort.js';
-import { extractFeatures, pixelExtractor, type Extractor, type LabeledItem } from './features.js';
+import { extractFeatures, pixelExtractor, augmentedSource, type Extractor } from './features.js';
 import { featureSource, predictFeatures, concatRows, type FeatureSet } from './sources.js';
-import { parseTrainOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
-import { cachedExtract } from './feature-store.js';
+import { parseTrainOptions, type TrainOptions } from './options.js';
+import { cachedExtract, type CacheKey } from './feature-store.js';
 import { saveModelDir, type SaveInputs } from './model-dir.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import { probeImageSize } from './probe.js';
+import { prepareData } from './prepare.js';
+import { scheduleFor, fineTuneCut, discriminativeGroups, engineOptions, setTrainable } from './recipe.js';
+import { staticHeadEngine } from '../heads/static-engine.js';
+
+export { prepareData, type PreparedData } from './prepare.js';
+export { fineTuneCut, discriminativeGroups } from './recipe.js';
 import { isGraftModelDir, resolveGraftBackbone } from './chain.js';
 import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
 import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, composePipeline, type OnnxBackboneHandle } from './onnx-train.js';
@@ -59,108 +59,6 @@ export interface TrainResult {
   seconds: number;
 }
 
-/** Data split into the sets one training run needs; class labels aligned to `classes`. */
-export interface PreparedData {
-  classes: string[];
-  train: DatasetItem[];
-  val: DatasetItem[];
-  test: DatasetItem[];
-  skipped: { path: string; reason: string }[];
-  warnings: string[];
-  root: string;
-  fingerprint: string;
-}
-
-/**
- * Read the training folder (or manifest), validate it and split it — stratified, seeded — into
- * train / validation (and test where a test set is given). A folder holding `train/` (and
- * optionally `val/`, `test/`) sub-folders uses those as the splits.
- */
-export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'>): Promise<PreparedData> {
-  const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed });
-  const val = s.val?.items ?? [];
-  const test = s.test?.items ?? [];
-  if (val.length === 0) {
-    throw new GraftError('E_DATA_NO_VALIDATION', `No validation images: ${o.data} is too small to hold any out (valSplit=${o.valSplit}).`, 'Add images, raise --val-split, or pass --val <folder>.');
-  }
-  const all = [...s.train.items, ...val, ...test];
-  await hashItems(all.filter((i) => !i.hash));
-  const fp = crypto.createHash('sha256');
-  for (const it of all) fp.update(`${s.train.classes[it.label]}:${it.hash}\n`);
-  const skipped = [...s.train.skipped, ...(s.val?.skipped ?? []), ...(s.test?.skipped ?? [])];
-  return {
-    classes: s.train.classes,
-    train: s.train.items,
-    val,
-    test,
-    skipped,
-    warnings: s.warnings,
-    root: path.resolve(o.data),
-    fingerprint: fp.digest('hex'),
-  };
-}
-
-function classWeights(labels: ArrayLike<number>, k: number): number[] {
-  const counts = new Array(k).fill(0);
-  for (let i = 0; i < labels.length; i++) counts[labels[i]!]++;
-  const n = labels.length;
-  return counts.map((c) => (c > 0 ? n / (k * c) : 0));
-}
-
-function scheduleFor(o: ResolvedTrainOptions, lr: number): Schedule {
-  if (o.schedule === 'constant') return constant(lr);
-  if (o.schedule === 'cosine') return cosine(lr);
-  return oneCycle(lr);
-}
-
-/** The fine-tune recipe's cut: the output of the block just below the top `n` blocks. */
-export function fineTuneCut(spec: ArchitectureSpec, n: number): { cut: string; blocks: string[] } {
-  const blocks = [...spec.blocks];
-  if (n >= blocks.length) {
-    throw new GraftError('E_FINE_TUNE_BLOCKS', `${spec.name} has ${blocks.length} named blocks; cannot unfreeze ${n}. Received: fineTuneBlocks=${n}.`, `Use 1..${blocks.length - 1}, or --weights none to train everything.`);
-  }
-  const unfrozen = blocks.slice(blocks.length - n);
-  return { cut: spec.blockOutput(blocks[blocks.length - n - 1]!), blocks: unfrozen };
-}
-
-/**
- * Discriminative learning rates (fastai): the head trains at the full rate, each block below it
- * at `decay` times the block above.
- */
-export function discriminativeGroups(top: tf.LayersModel, spec: ArchitectureSpec, blocks: string[], decay: number): ParamGroup[] {
-  const groups: ParamGroup[] = [];
-  const byBlock = new Map<string, string[]>();
-  for (const l of top.layers) {
-    if (l.getClassName() === 'InputLayer') continue;
-    const b = spec.blockOf(l.name);
-    if (b && blocks.includes(b)) {
-      if (!byBlock.has(b)) byBlock.set(b, []);
-      byBlock.get(b)!.push(l.name);
-    }
-  }
-  const ordered = [...blocks].reverse();
-  ordered.forEach((b, i) => {
-    const layers = byBlock.get(b);
-    if (layers && layers.length) groups.push({ name: b, layers, lrMultiplier: Math.pow(decay, i + 1) });
-  });
-  return groups;
-}
-
-function engineOptions(o: ResolvedTrainOptions, labels: Int32Array, classes: number, groups?: ParamGroup[]): EngineOptions {
-  return {
-    optimizer: { type: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
-    groups,
-    labelSmoothing: o.labelSmoothing,
-    classWeights: o.classWeights === 'balanced' ? classWeights(labels, classes) : undefined,
-    microBatch: o.microBatch,
-    trainBatchNormStats: o.trainBnStats,
-    seed: o.seed,
-  };
-}
-
-function setTrainable(model: tf.LayersModel, pred: (name: string) => boolean): void {
-  for (const l of model.layers) l.trainable = pred(l.name);
-}
 
 /**
  * Train an image classifier by transfer learning and write a model directory.
@@ -255,7 +153,14 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   const histories: EpochLogs[] = [];
   let backboneRuns = 0;
   const allSkipped = [...data.skipped];
-  const evalItems = data.test.length ? data.test : data.val;
+  // The evaluation set's features at a cut: the test set when there is one, else validation.
+  const testFeatures = async (ex: Extractor, key: CacheKey, label: string, val: FeatureSet): Promise<FeatureSet> => {
+    if (!data.test.length) return val;
+    const t = await cachedExtract(ex, data.test, key, { cacheDir: o.cacheDir, label, onEvent });
+    backboneRuns += t.computed;
+    allSkipped.push(...t.skipped);
+    return t.features;
+  };
   const evalName = data.test.length ? 'test' : 'validation';
   const stages: Record<string, unknown>[] = [];
   const rng = new Rng(deriveSeed(o.seed, 'augment'));
@@ -349,12 +254,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         const v = await engine.evaluate({ x: valF1.features.data, xShape: [valF1.features.labels.length, ...valF1.features.shape], y: valF1.features.labels });
         // No epochs, so no learning curves: the validation numbers go with the stage instead.
         stages.push({ stage: o.head, k: o.head === 'knn' ? o.k : undefined, support: trainF1.features.labels.length, valLoss: v.loss, valAcc: v.correct / Math.max(1, v.count) });
-        if (data.test.length) {
-          const t1 = await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent });
-          backboneRuns += t1.computed;
-          allSkipped.push(...t1.skipped);
-          evalFeatures = t1.features;
-        } else evalFeatures = valF1.features;
+        evalFeatures = await testFeatures(ex1, key1, 'backbone test', valF1.features);
       } else {
       let trainSource = featureSource(trainF1.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
       if (augmentFn) {
@@ -368,12 +268,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       await engine.syncToModel();
       histories.push(...h1.epochs.map((e) => ({ ...e, stage: 'head' })));
       stages.push({ stage: 'head', epochs: h1.epochs.length, lr: o.lr, cut: headCut });
-      if (data.test.length) {
-        const t1 = await cachedExtract(ex1, data.test, key1, { cacheDir: o.cacheDir, label: 'backbone test', onEvent });
-        backboneRuns += t1.computed;
-        allSkipped.push(...t1.skipped);
-        evalFeatures = t1.features;
-      } else evalFeatures = valF1.features;
+      evalFeatures = await testFeatures(ex1, key1, 'backbone test', valF1.features);
 
       if (ft) {
         engine.dispose();
@@ -396,11 +291,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         await engine.syncToModel();
         histories.push(...h2.epochs.map((e) => ({ ...e, epoch: e.epoch + h1.epochs.length, stage: 'fine-tune' })));
         stages.push({ stage: 'fine-tune', epochs: h2.epochs.length, lr: ftLr, cut: ft.cut, blocks: ft.blocks, groups: groups.map((g) => ({ name: g.name, lrMultiplier: g.lrMultiplier })) });
-        if (data.test.length) {
-          const t2 = await cachedExtract(ex2, data.test, key2, { cacheDir: o.cacheDir, label: 'backbone test (fine-tune cut)', onEvent });
-          backboneRuns += t2.computed;
-          evalFeatures = t2.features;
-        } else evalFeatures = valF2.features;
+        evalFeatures = await testFeatures(ex2, key2, 'backbone test (fine-tune cut)', valF2.features);
       }
       }
     }
@@ -482,61 +373,3 @@ function dedupeSkipped(list: { path: string; reason: string }[]): { path: string
   return list.filter((s) => (seen.has(s.path) ? false : (seen.add(s.path), true)));
 }
 
-/** A training source that decodes, augments and runs the frozen backbone for every batch. */
-function augmentedSource(
-  ex: Extractor,
-  items: LabeledItem[],
-  batchSize: number,
-  seed: number,
-  augment: (rgb: Uint8Array, h: number, w: number) => Uint8Array,
-  crop: ((w: number, h: number) => CropBox) | undefined,
-  onImage: () => void,
-) {
-  return {
-    size: Math.ceil(items.length / batchSize),
-    async *batches(epoch: number) {
-      const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).shuffle(items.map((_, i) => i));
-      for (let s = 0; s < order.length; s += batchSize) {
-        const chunk = order.slice(s, s + batchSize).map((i) => items[i]!);
-        const r = await extractFeatures(ex, chunk, { augment, batchSize, crop });
-        for (let k = 0; k < chunk.length; k++) onImage();
-        if (r.features.labels.length === 0) continue;
-        yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };
-      }
-    },
-  };
-}
-
-/**
- * The TrainingEngine face of a head that is computed, not trained (prototype / kNN): predict and
- * evaluate run the head model; there is nothing to step.
- */
-function staticHeadEngine(model: tf.LayersModel): TrainingEngine {
-  const predict = async (x: Float32Array, shape: number[]) =>
-    tf.tidy(() => (model.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync() as Float32Array);
-  return {
-    name: 'static-head',
-    async trainStep() {
-      throw new GraftError('E_HEAD_FEW_SHOT', 'A prototype or kNN head has no gradient steps.');
-    },
-    predict,
-    async evaluate(b) {
-      const p = await predict(b.x, b.xShape);
-      const k = p.length / b.y.length;
-      let loss = 0;
-      let correct = 0;
-      for (let i = 0; i < b.y.length; i++) {
-        const row = p.subarray(i * k, (i + 1) * k);
-        loss -= Math.log(Math.max(row[b.y[i]!]!, 1e-7));
-        let best = 0;
-        for (let c = 1; c < k; c++) if (row[c]! > row[best]!) best = c;
-        if (best === b.y[i]) correct++;
-      }
-      return { loss: loss / Math.max(1, b.y.length), correct, count: b.y.length };
-    },
-    getWeights: () => model.getWeights().map((w) => w.dataSync() as Float32Array),
-    setWeights: (w) => model.setWeights(w.map((d, i) => tf.tensor(d, model.getWeights()[i]!.shape))),
-    async syncToModel() {},
-    dispose() {},
-  };
-}

@@ -4,6 +4,7 @@ import { GraftError } from '../errors.js';
 import type { EngineFactory, EngineOptions, StepBatch, StepResult, TrainingEngine } from './engine.js';
 import { countCorrect, softmaxCrossEntropy } from './losses.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
+import { checkBatch, dropoutStream } from './batch.js';
 
 type Layer = tf.layers.Layer;
 type Patch = () => () => void; // applies a change, returns its undo
@@ -49,7 +50,7 @@ class TfjsEngine implements TrainingEngine {
     this.multipliers = multipliers;
     this.optimizer = createOptimizer(opts.optimizer, params);
     if (opts.classWeights) this.classWeights = tf.keep(tf.tensor1d(opts.classWeights));
-    this.rng = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.rng = dropoutStream(opts.seed);
     this.logitPatch = logitsPatch(model);
     this.trainPatches = [
       ...flat.filter((l) => isBatchNorm(l.layer) && (l.frozen || opts.trainBatchNormStats === false)).map((l) => inferenceModePatch(l.layer)),
@@ -96,14 +97,7 @@ class TfjsEngine implements TrainingEngine {
     }
     this.optimizer.step(sums, lrs);
     tf.dispose(sums.filter((s): s is tf.Tensor => s != null));
-    const values = await readAll(stats);
-    let loss = 0;
-    let correct = 0;
-    for (let i = 0; i < values.length; i += 2) {
-      loss += values[i];
-      correct += values[i + 1];
-    }
-    return { loss, correct, count: n };
+    return sumStats(await readAll(stats), n);
   }
 
   async predict(x: Float32Array, xShape: number[]): Promise<Float32Array> {
@@ -132,14 +126,7 @@ class TfjsEngine implements TrainingEngine {
         }),
       );
     }
-    const values = await readAll(stats);
-    let loss = 0;
-    let correct = 0;
-    for (let i = 0; i < values.length; i += 2) {
-      loss += values[i];
-      correct += values[i + 1];
-    }
-    return { loss, correct, count: n };
+    return sumStats(await readAll(stats), n);
   }
 
   getWeights(): Float32Array[] {
@@ -209,15 +196,6 @@ function sliceRows(x: Float32Array, shape: number[], start: number, end: number)
   return tf.tensor(x.subarray(start * row, end * row), [end - start, ...shape.slice(1)]);
 }
 
-function checkBatch(b: StepBatch): number {
-  const n = b.xShape[0];
-  const size = b.xShape.reduce((a, c) => a * c, 1);
-  if (!Number.isInteger(n) || n <= 0 || b.x.length !== size) {
-    throw new GraftError('E_BATCH_SHAPE', `Batch x has ${b.x.length} values but xShape [${b.xShape.join(', ')}] needs ${size} (and at least one row).`);
-  }
-  if (b.y.length !== n) throw new GraftError('E_BATCH_SHAPE', `Batch has ${n} rows but ${b.y.length} labels.`);
-  return n;
-}
 
 function validate(opts: EngineOptions, classes: number): void {
   const ls = opts.labelSmoothing ?? 0;
@@ -355,14 +333,14 @@ function swap(obj: object, key: string, value: unknown): Patch {
   };
 }
 
-/** Small fast seeded generator (mulberry32) for dropout seeds. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+
+/** Per-chunk [loss sum, correct] pairs → one StepResult. */
+function sumStats(values: ArrayLike<number>, n: number): StepResult {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < values.length; i += 2) {
+    loss += values[i];
+    correct += values[i + 1];
+  }
+  return { loss, correct, count: n };
 }

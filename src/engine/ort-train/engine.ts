@@ -5,6 +5,7 @@ import { GraftError } from '../../errors.js';
 import type { EngineFactory, EngineOptions, StepBatch, StepResult, TrainingEngine } from '../../train/engine.js';
 import { compileInfer, compileTrainStep, type InferGraph, type TrainGraph } from './compile.js';
 import { fromGraphLayout, toGraphLayout } from './layout.js';
+import { checkBatch, dropoutStream } from '../../train/batch.js';
 import type { Param } from './tape.js';
 
 /** Extra knobs of the ORT engine (tests and benchmarks). */
@@ -74,7 +75,7 @@ class OrtEngine implements TrainingEngine {
       this.values.set(p.key, new ort.Tensor('float32', toGraphLayout(p.variable.read().dataSync() as Float32Array, p.tfShape, p.layout), p.shape));
     }
     for (const s of train.state) this.values.set(s.name, new ort.Tensor('float32', new Float32Array(s.shape.reduce((a, b) => a * b, 1)), s.shape));
-    this.rng = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.rng = dropoutStream(opts.seed);
   }
 
   async trainStep(batch: StepBatch, lr: number): Promise<StepResult> {
@@ -232,15 +233,6 @@ function softmaxRow(z: Float32Array, at: number, k: number): void {
   for (let j = 0; j < k; j++) z[at + j] /= s;
 }
 
-function checkBatch(b: StepBatch): number {
-  const n = b.xShape[0];
-  const size = b.xShape.reduce((a, c) => a * c, 1);
-  if (!Number.isInteger(n) || n <= 0 || b.x.length !== size) {
-    throw new GraftError('E_BATCH_SHAPE', `Batch x has ${b.x.length} values but xShape [${b.xShape.join(', ')}] needs ${size} (and at least one row).`);
-  }
-  if (b.y.length !== n) throw new GraftError('E_BATCH_SHAPE', `Batch has ${n} rows but ${b.y.length} labels.`);
-  return n;
-}
 
 function validate(opts: EngineOptions): void {
   const ls = opts.labelSmoothing ?? 0;
@@ -253,14 +245,3 @@ function validate(opts: EngineOptions): void {
   }
 }
 
-/** Small seeded generator (mulberry32) for dropout masks. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,0 +1,48 @@
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { GraftError } from '../errors.js';
+import type { DatasetItem } from '../data/dataset.js';
+import { hashItems } from '../data/hash.js';
+import { loadSplits } from '../data/split.js';
+import type { ResolvedTrainOptions } from './options.js';
+
+/** Data split into the sets one training run needs; class labels aligned to `classes`. */
+export interface PreparedData {
+  classes: string[];
+  train: DatasetItem[];
+  val: DatasetItem[];
+  test: DatasetItem[];
+  skipped: { path: string; reason: string }[];
+  warnings: string[];
+  root: string;
+  fingerprint: string;
+}
+
+/**
+ * Read the training folder (or manifest), validate it and split it — stratified, seeded — into
+ * train / validation (and test where a test set is given). A folder holding `train/` (and
+ * optionally `val/`, `test/`) sub-folders uses those as the splits.
+ */
+export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'>): Promise<PreparedData> {
+  const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed });
+  const val = s.val?.items ?? [];
+  const test = s.test?.items ?? [];
+  if (val.length === 0) {
+    throw new GraftError('E_DATA_NO_VALIDATION', `No validation images: ${o.data} is too small to hold any out (valSplit=${o.valSplit}).`, 'Add images, raise --val-split, or pass --val <folder>.');
+  }
+  const all = [...s.train.items, ...val, ...test];
+  await hashItems(all.filter((i) => !i.hash));
+  const fp = crypto.createHash('sha256');
+  for (const it of all) fp.update(`${s.train.classes[it.label]}:${it.hash}\n`);
+  const skipped = [...s.train.skipped, ...(s.val?.skipped ?? []), ...(s.test?.skipped ?? [])];
+  return {
+    classes: s.train.classes,
+    train: s.train.items,
+    val,
+    test,
+    skipped,
+    warnings: s.warnings,
+    root: path.resolve(o.data),
+    fingerprint: fp.digest('hex'),
+  };
+}

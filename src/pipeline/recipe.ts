@@ -1,0 +1,71 @@
+import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import type { ArchitectureSpec } from '../zoo/types.js';
+import type { EngineOptions, ParamGroup } from '../train/engine.js';
+import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
+import type { ResolvedTrainOptions } from './options.js';
+
+// The pieces of the training recipe that are policy, not plumbing: class weights, schedules, the
+// fine-tune cut and discriminative learning rates, engine options, trainable flags.
+
+export function classWeights(labels: ArrayLike<number>, k: number): number[] {
+  const counts = new Array(k).fill(0);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]!]++;
+  const n = labels.length;
+  return counts.map((c) => (c > 0 ? n / (k * c) : 0));
+}
+
+export function scheduleFor(o: ResolvedTrainOptions, lr: number): Schedule {
+  if (o.schedule === 'constant') return constant(lr);
+  if (o.schedule === 'cosine') return cosine(lr);
+  return oneCycle(lr);
+}
+
+/** The fine-tune recipe's cut: the output of the block just below the top `n` blocks. */
+export function fineTuneCut(spec: ArchitectureSpec, n: number): { cut: string; blocks: string[] } {
+  const blocks = [...spec.blocks];
+  if (n >= blocks.length) {
+    throw new GraftError('E_FINE_TUNE_BLOCKS', `${spec.name} has ${blocks.length} named blocks; cannot unfreeze ${n}. Received: fineTuneBlocks=${n}.`, `Use 1..${blocks.length - 1}, or --weights none to train everything.`);
+  }
+  const unfrozen = blocks.slice(blocks.length - n);
+  return { cut: spec.blockOutput(blocks[blocks.length - n - 1]!), blocks: unfrozen };
+}
+
+/**
+ * Discriminative learning rates (fastai): the head trains at the full rate, each block below it
+ * at `decay` times the block above.
+ */
+export function discriminativeGroups(top: tf.LayersModel, spec: ArchitectureSpec, blocks: string[], decay: number): ParamGroup[] {
+  const groups: ParamGroup[] = [];
+  const byBlock = new Map<string, string[]>();
+  for (const l of top.layers) {
+    if (l.getClassName() === 'InputLayer') continue;
+    const b = spec.blockOf(l.name);
+    if (b && blocks.includes(b)) {
+      if (!byBlock.has(b)) byBlock.set(b, []);
+      byBlock.get(b)!.push(l.name);
+    }
+  }
+  const ordered = [...blocks].reverse();
+  ordered.forEach((b, i) => {
+    const layers = byBlock.get(b);
+    if (layers && layers.length) groups.push({ name: b, layers, lrMultiplier: Math.pow(decay, i + 1) });
+  });
+  return groups;
+}
+
+export function engineOptions(o: ResolvedTrainOptions, labels: Int32Array, classes: number, groups?: ParamGroup[]): EngineOptions {
+  return {
+    optimizer: { type: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
+    groups,
+    labelSmoothing: o.labelSmoothing,
+    classWeights: o.classWeights === 'balanced' ? classWeights(labels, classes) : undefined,
+    microBatch: o.microBatch,
+    trainBatchNormStats: o.trainBnStats,
+    seed: o.seed,
+  };
+}
+
+export function setTrainable(model: tf.LayersModel, pred: (name: string) => boolean): void {
+  for (const l of model.layers) l.trainable = pred(l.name);
+}
