@@ -16,10 +16,9 @@ import path from 'node:path';
 import { machineInfo } from './lib/machine.js';
 import { fmtRate, fmtRatio, markdownTable } from './lib/table.js';
 import { PEER_PYTHON } from './lib/torch-peer.js';
+import { TOP_CUT, type TrainArch, trainWorkload } from './lib/train-workload.js';
 
-type Arch = 'mobilenet_v2' | 'resnet50';
-/** Where each architecture's "top" starts: the output of the block below the trained blocks. */
-const TOP_CUT: Record<Arch, string> = { mobilenet_v2: 'block_13', resnet50: 'conv4' };
+type Arch = TrainArch;
 const LABEL: Record<Arch, { top: string; full: string }> = {
   mobilenet_v2: { top: 'MobileNetV2 top (block_14→head), cached 7×7×160', full: 'MobileNetV2 whole network, 224 px' },
   resnet50: { top: 'ResNet50 conv5 + head, cached 14×14×1024', full: 'ResNet50 whole network, 224 px' },
@@ -42,25 +41,11 @@ interface Result {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 async function child(job: Job): Promise<Result> {
-  const { initTf } = await import('../src/engine/backend.js');
-  const { createModel } = await import('../src/zoo/registry.js');
-  const { addHead, splitAt } = await import('../src/transfer/index.js');
   const { createOrtEngine } = await import('../src/engine/ort-train/index.js');
   const { createTfjsEngine } = await import('../src/train/tfjs-engine.js');
-  await initTf('wasm');
-  const arch = job.arch ?? 'mobilenet_v2';
-  const { model, spec } = await createModel(arch, { includeTop: false, weights: 'none', inputShape: [224, 224, 3] });
-  const full = addHead(model, { classes: 5 });
-  const net = job.workload === 'top' ? splitAt(full, TOP_CUT[arch], spec).top : full;
-  const shape = net.inputs[0].shape.slice(1) as number[];
-  const size = shape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(job.batch * size);
-  // Post-ReLU-like activations (top) or pixels in [0, 1] (full); content does not change the cost.
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
-  const y = Int32Array.from({ length: job.batch }, (_, i) => i % 5);
+  const { net, batch } = await trainWorkload(job.arch ?? 'mobilenet_v2', job.workload, job.batch);
   const opts = { optimizer: { type: 'adam' as const, lr: 1e-3 } };
   const engine = job.engine === 'ort' ? await createOrtEngine(net, opts) : await createTfjsEngine(net, opts);
-  const batch = { x, xShape: [job.batch, ...shape], y };
   await engine.trainStep(batch, 1e-3); // warm-up: session init, allocations, kernel selection
   const stepSec: number[] = [];
   for (let s = 0; s < job.steps; s++) {

@@ -7,6 +7,7 @@ Prints one JSON line: {"imgPerSec", "maxRssMiB", "stepSec"}.
 """
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -19,7 +20,11 @@ p.add_argument('--workload', choices=['top', 'full'], default='top')
 p.add_argument('--batch', type=int, default=16)
 p.add_argument('--steps', type=int, default=6)
 p.add_argument('--layout', choices=['contiguous', 'channels_last'], default='contiguous')
+p.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)))
 a = p.parse_args()
+# Debian's torch 1.13 starts with ONE intra-op thread on this machine (torch.get_num_threads() == 1):
+# without this line the peer used half the cores that onnxruntime gets.
+torch.set_num_threads(a.threads)
 
 if a.arch == 'resnet50':
     net = torchvision.models.resnet50(num_classes=5)
@@ -63,4 +68,4 @@ for _ in range(a.steps):
     step()
     times.append(time.perf_counter() - t0)
 med = sorted(times)[len(times) // 2]
-print(json.dumps({'imgPerSec': a.batch / med, 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'stepSec': times}))
+print(json.dumps({'threads': torch.get_num_threads(), 'imgPerSec': a.batch / med, 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'stepSec': times}))

@@ -31,6 +31,8 @@ const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon', 'gamma', 'momentum']);
 export class GraphBuilder {
   readonly nodes: OnnxTypes.INodeProto[] = [];
   readonly initializers: OnnxTypes.ITensorProto[] = [];
+  /** Prefix of auto-named nodes (e.g. `fwd/conv1/`), so profiles can group nodes by purpose. */
+  scope = '';
   private readonly used = new Set<string>();
 
   /** Reserve `base` (or `base_1`, `base_2`, ...) as a value name. */
@@ -61,7 +63,7 @@ export class GraphBuilder {
 
   /** Append a node; returns its (single) output name. `out` is reserved unique from it. */
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
-    const output = this.unique(out ?? `${op}_${this.nodes.length}`);
+    const output = this.unique(out ?? `${this.scope}${op}_${this.nodes.length}`);
     const attribute = Object.entries(attrs).map(([name, v]) => attr(name, v));
     this.nodes.push(onnx.NodeProto.create({ opType: op, input: inputs, output: [output], name: output, attribute }));
     return output;

@@ -139,8 +139,10 @@ function forward(t: Tape, model: tf.LayersModel): { logits: TVal; inputShape: (n
     const node = nodeOf(s);
     if (node.outputTensors.length !== 1) unsupported(layer, `${node.outputTensors.length} outputs`);
     const ins = node.inputTensors.map((i) => vals.get(key(i))!);
+    t.g.scope = `fwd/${layer.name}/`;
     vals.set(key(s), TRAIN_CONVERTERS[layer.getClassName()](t, layer, ins, s.shape, key(s) === outKey));
   }
+  t.g.scope = 'loss/';
   const logits = t.toLast(vals.get(outKey)!);
   if (logits.shape.length !== 2 || logits.shape[1] == null) {
     throw new GraftError('E_HEAD_OUTPUT', `The trainable model must have one output of shape [batch, classes]; received ${JSON.stringify(logits.shape)}.`);
@@ -168,7 +170,7 @@ function paramInputs(g: GraphBuilder, params: Map<string, Param>): OnnxTypes.IVa
 /**
  * Compiles one training step of `model` (the part after the cut) into an ONNX graph:
  * inputs x, targets [N,K] (smoothed one-hot), weights [N,1] (class weight / N), labels [N] int64,
- * lr, bc1/bc2 (Adam), dropout masks, every parameter and optimiser state; outputs loss, correct,
+ * lr, adam_a/adam_e (Adam: adamScalars in optim.ts), dropout masks, every parameter and optimiser state; outputs loss, correct,
  * updated parameters (`<layer>/<field>#next`), state and BN moving statistics.
  *
  * @example
@@ -179,7 +181,7 @@ export function compileTrainStep(model: tf.LayersModel, opts: EngineOptions): Tr
   const { params, frozen } = collectParams(model, opts);
   const g = new GraphBuilder();
   const inputs = [...paramInputs(g, params)];
-  for (const n of ['x', 'targets', 'weights', 'labels', 'lr', 'bc1', 'bc2']) g.unique(n);
+  for (const n of ['x', 'targets', 'weights', 'labels', 'lr', 'adam_a', 'adam_e']) g.unique(n);
   const t = new Tape(g, params, 'train', frozen, opts.trainBatchNormStats === false);
   const { logits, inputShape } = forward(t, model);
   const k = logits.shape[1] as number;
@@ -195,7 +197,9 @@ export function compileTrainStep(model: tf.LayersModel, opts: EngineOptions): Tr
   t.op('ReduceSum', [t.op('Cast', [hit], { to: 1 }), t.i64([0])], { keepdims: 0 }, 'correct');
   const dz = t.op('Mul', [t.op('Sub', [t.op('Div', [e, s]), 'targets']), 'weights']);
   if (logits.grad) t.backward(logits, dz);
+  t.g.scope = 'optim/';
   const { updates, state } = optimizerNodes(t, opts.optimizer, t.paramGrads);
+  t.g.scope = '';
   const stats = [...t.statUpdates].map(([key, next]) => ({ param: params.get(key)!, next }));
   inputs.push(
     vi('x', inputShape.map((d, i) => (d == null ? (i === 0 ? 'N' : `d${i}`) : d))),
@@ -203,7 +207,7 @@ export function compileTrainStep(model: tf.LayersModel, opts: EngineOptions): Tr
     vi('weights', ['N', 1]),
     vi('labels', ['N'], 7),
     vi('lr', []),
-    ...(state.some((s2) => s2.name.endsWith('#m')) ? [vi('bc1', []), vi('bc2', [])] : []),
+    ...(state.some((s2) => s2.name.endsWith('#m')) ? [vi('adam_a', []), vi('adam_e', [])] : []),
     ...t.masks.map((m) => vi(m.name, m.shape.map((d) => (d < 0 ? 'N' : d)))),
     ...state.map((s2) => vi(s2.name, s2.shape)),
   );

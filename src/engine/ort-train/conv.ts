@@ -18,10 +18,11 @@ export interface ConvGeom {
 /**
  * Conv (NCHW, weight [cout, cin/group, kh, kw]) with its gradients as standard ops:
  * - input: ConvTranspose of dy with the same weight, strides, pads and group, and the output
- *   padding that restores the exact input size (1×1 stride-1 convs: one batched MatMul);
+ *   padding that restores the exact input size (1×1 stride-1 convs: one broadcast MatMul);
  * - weight: a Conv of the input, batch and channel swapped, with dy as the kernel and
  *   dilation = stride (grouped: the group axis travels with the batch axis), sliced to the
- *   kernel size (1×1 stride-1 convs: batched MatMul + ReduceSum over the batch);
+ *   kernel size. Ungrouped unpadded 1×1 convs instead take one GEMM over batch × space,
+ *   dW = dy[O, N·HW] · x[C, N·HW]ᵀ, on the input subsampled by the stride (Slice with steps);
  * - bias: ReduceSum of dy over batch and space.
  */
 export function conv(t: Tape, x: TVal, w: Param, b: Param | undefined, geo: ConvGeom, shape: (number | null)[]): TVal {
@@ -30,26 +31,30 @@ export function conv(t: Tape, x: TVal, w: Param, b: Param | undefined, geo: Conv
   const out: TVal = { name: y, shape, cf: true, grad: t.needs([x], [w, b]) };
   return t.record([x], out, (dy) => {
     t.paramGrad(b, () => t.sum(dy, [0, 2, 3], false));
-    const pointwise = geo.k[0] === 1 && geo.k[1] === 1 && geo.s[0] === 1 && geo.s[1] === 1 && geo.group === 1 && geo.pads.every((p) => p === 0);
-    if (pointwise) return pointwiseBack(t, x, w, geo, dy);
-    t.paramGrad(w, () => filterGrad(t, x.name, dy, geo));
-    if (!x.grad) return [null];
+    const oneByOne = geo.k[0] === 1 && geo.k[1] === 1 && geo.group === 1 && geo.pads.every((p) => p === 0);
+    const strided = geo.s[0] !== 1 || geo.s[1] !== 1;
+    if (oneByOne) {
+      const xs = strided ? t.op('Slice', [x.name, t.i64([0, 0]), t.i64([geo.h, geo.w]), t.i64([2, 3]), t.i64(geo.s)]) : x.name;
+      t.paramGrad(w, () => t.op('Reshape', [t.op('Gemm', [channelsFirst(t, dy, geo.cout), channelsFirst(t, xs, geo.cin)], { transB: 1 }), t.i64([geo.cout, geo.cin, 1, 1])]));
+      if (!x.grad) return [null];
+      if (!strided) {
+        const wt = t.op('Transpose', [t.op('Reshape', [w.key, t.i64([geo.cout, geo.cin])])], { perm: [1, 0] }); // [C, O]
+        const dy3 = t.op('Reshape', [dy, t.i64([0, geo.cout, -1])]); // [N, O, HW]
+        return [t.op('Reshape', [t.op('MatMul', [wt, dy3]), t.i64([0, geo.cin, geo.h, geo.w])])];
+      }
+    } else {
+      t.paramGrad(w, () => filterGrad(t, x.name, dy, geo));
+      if (!x.grad) return [null];
+    }
     const [pt, pl, pb, pr] = geo.pads;
     const op = [geo.h - ((geo.ho - 1) * geo.s[0] + geo.k[0] - pt - pb), geo.w - ((geo.wo - 1) * geo.s[1] + geo.k[1] - pl - pr)];
     return [t.op('ConvTranspose', [dy, w.key], { ...attrs, output_padding: op })];
   });
 }
 
-function pointwiseBack(t: Tape, x: TVal, w: Param, geo: ConvGeom, dy: string): Array<string | null> {
-  const dy3 = t.op('Reshape', [dy, t.i64([0, geo.cout, -1])]); // [N, O, HW]
-  t.paramGrad(w, () => {
-    const x3t = t.op('Transpose', [t.op('Reshape', [x.name, t.i64([0, geo.cin, -1])])], { perm: [0, 2, 1] }); // [N, HW, C]
-    const dw = t.sum(t.op('MatMul', [dy3, x3t]), [0], false); // [O, C]
-    return t.op('Reshape', [dw, t.i64([geo.cout, geo.cin, 1, 1])]);
-  });
-  if (!x.grad) return [null];
-  const wt = t.op('Transpose', [t.op('Reshape', [w.key, t.i64([geo.cout, geo.cin])])], { perm: [1, 0] }); // [C, O]
-  return [t.op('Reshape', [t.op('MatMul', [wt, dy3]), t.i64([0, geo.cin, geo.h, geo.w])])];
+/** [N, C, H, W] → [C, N·H·W] (the channel becomes the GEMM row). */
+function channelsFirst(t: Tape, v: string, c: number): string {
+  return t.op('Reshape', [t.op('Transpose', [v], { perm: [1, 0, 2, 3] }), t.i64([c, -1])]);
 }
 
 /** dL/dW for a grouped strided conv, as one Conv (see {@link conv}). */

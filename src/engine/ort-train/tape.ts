@@ -44,6 +44,8 @@ interface TapeEntry {
   ins: TVal[];
   out: TVal;
   back: Backward;
+  /** Node-name scope of the forward op; its backward nodes get `bwd/` + the layer part. */
+  scope: string;
 }
 
 /** The unsupported-layer error the caller catches to fall back to the TF.js engine. */
@@ -129,7 +131,7 @@ export class Tape {
 
   /** Records a differentiable op; `out.grad` should come from {@link needs}. */
   record(ins: TVal[], out: TVal, back: Backward): TVal {
-    if (out.grad) this.entries.push({ ins, out, back });
+    if (out.grad) this.entries.push({ ins, out, back, scope: this.g.scope });
     return out;
   }
 
@@ -155,6 +157,7 @@ export class Tape {
       const parts = grads.get(e.out.name);
       if (!parts) continue; // does not reach the loss
       grads.delete(e.out.name);
+      this.g.scope = e.scope.replace(/^fwd\//, 'bwd/');
       const g = parts.length === 1 ? parts[0] : this.op('Sum', parts);
       const dins = e.back(g);
       e.ins.forEach((v, k) => {
@@ -163,6 +166,7 @@ export class Tape {
         grads.set(v.name, [...(grads.get(v.name) ?? []), d]);
       });
     }
+    this.g.scope = '';
   }
 }
 
