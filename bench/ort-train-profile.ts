@@ -31,9 +31,13 @@ const { net, batch } = await trainWorkload(arch, workload, n);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'graft-prof-'));
 const engine = (await createOrtEngineWith(net, { optimizer: { type: 'adam', lr: 1e-3 } }, { profilePrefix: path.join(dir, 'step') })) as Awaited<ReturnType<typeof createOrtEngineWith>> & { endProfiling(): void };
 await engine.trainStep(batch, 1e-3);
-const t0 = performance.now();
-for (let s = 0; s < steps; s++) await engine.trainStep(batch, 1e-3);
-const wall = (performance.now() - t0) / steps;
+const walls: number[] = [];
+for (let s = 0; s < steps; s++) {
+  const t0 = performance.now();
+  await engine.trainStep(batch, 1e-3);
+  walls.push(performance.now() - t0);
+}
+const wall = walls.reduce((a, b) => a + b, 0) / steps;
 engine.endProfiling();
 engine.dispose();
 const file = readdirSync(dir).map((f) => path.join(dir, f))[0];
@@ -45,6 +49,8 @@ const starts = events.filter((e) => e.name === 'model_run').map((e) => e.ts).sor
 const from = starts[1] ?? 0;
 const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= from);
 const runs = steps;
+const runMs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(1).map((e) => (e.dur / 1000).toFixed(0));
+console.log(`step wall ms: ${walls.map((w) => w.toFixed(0)).join(', ')}; onnxruntime run ms: ${runMs.join(', ')}`);
 const total = kernels.reduce((a, e) => a + e.dur, 0) / runs;
 const byType = new Map<string, number>();
 const byNode = new Map<string, number>();

@@ -32,9 +32,12 @@ test('mobilenet_v2 split at block_13: two sgd steps of the top match TF.js (wasm
     assert.ok(Math.abs(r1.loss - r2.loss) <= 1e-4 * r1.loss, `step ${s}: loss ${r2.loss} vs ${r1.loss}`);
   }
   const [w1, w2] = [ref.getWeights(), ort.getWeights()];
-  // Floor 1e-3: the projection BNs' β feed only training-mode BNs (through 1×1 convs and residual
-  // adds), which cancel per-channel shifts, so their true gradient is 0 and both engines show ~1e-9 noise.
-  a.weights.forEach((w, i) => assert.ok(relErr(w1[i], w2[i], 1e-3) <= 1e-4, `${w.name}: ${relErr(w1[i], w2[i], 1e-3)}`));
+  // Floor 1e-2 (absolute differences up to 1e-6 pass): the BNs' β gradients are sums over
+  // batch × space that nearly cancel — projection BNs feed only training-mode BNs, which remove
+  // per-channel shifts (true gradient 0), and expand BNs feed one through ReLU6 and a depthwise
+  // conv. Summed in different orders, the engines differ by ~4e-7 on β values of ~1e-3; a wrong
+  // gradient would differ by the size of the update itself (≥ 1e-3).
+  a.weights.forEach((w, i) => assert.ok(relErr(w1[i], w2[i], 1e-2) <= 1e-4, `${w.name}: ${relErr(w1[i], w2[i], 1e-2)}`));
   ref.dispose();
   ort.dispose();
 });

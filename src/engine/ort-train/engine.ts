@@ -58,12 +58,7 @@ class OrtEngine implements TrainingEngine {
   readonly name = 'ort';
   /** Current value of every graph input that persists across steps (params, state). */
   private readonly values = new Map<string, ort.Tensor>();
-  /**
-   * A second buffer per persistent value: the step writes its next value there (pre-allocated
-   * output), then the two swap. Without it every step allocated and page-faulted fresh output
-   * memory (3 × the parameter bytes with Adam) and the old tensors waited for the GC.
-   */
-  private readonly spare = new Map<string, ort.Tensor>();
+
   private readonly byVariable = new Map<tf.LayerVariable, Param>();
   private readonly rng: () => number;
   private steps = 0;
@@ -119,38 +114,14 @@ class OrtEngine implements TrainingEngine {
     if (this.adam) Object.assign(feeds, { adam_a: scalar(adam.a), adam_e: scalar(adam.e) });
     for (const m of this.train.masks) feeds[m.name] = this.mask(m.shape, n, m.rate);
     for (const name of this.trainSession.inputNames) if (!feeds[name]) feeds[name] = this.values.get(name)!;
-    const fetches: Record<string, ort.Tensor | null> = { loss: null, correct: null };
-    const outputs = this.persistentOutputs();
-    for (const [key, next] of outputs) fetches[next] = this.spareOf(key);
-    const out = await this.trainSession.run(feeds, fetches);
-    for (const [key, , always] of outputs) if (update || always) this.swap(key);
-    if (update) this.steps = t;
-    return { loss: (out.loss.data as Float32Array)[0], correct: (out.correct.data as Float32Array)[0], count: n };
-  }
-
-  /** [input key, output name, swapped even at lr 0 (BN statistics)] of every persistent value. */
-  private persistentOutputs(): Array<[string, string, boolean]> {
-    return [
-      ...this.train.updates.map((u): [string, string, boolean] => [u.param.key, u.next, false]),
-      ...this.train.state.map((s): [string, string, boolean] => [s.name, s.next, false]),
-      ...this.train.stats.map((s): [string, string, boolean] => [s.param.key, s.next, true]),
-    ];
-  }
-
-  private spareOf(key: string): ort.Tensor {
-    let t = this.spare.get(key);
-    const cur = this.values.get(key)!;
-    if (!t || t.size !== cur.size) {
-      t = new ort.Tensor('float32', new Float32Array(cur.size), cur.dims);
-      this.spare.set(key, t);
+    const out = await this.trainSession.run(feeds);
+    if (update) {
+      this.steps = t;
+      for (const u of this.train.updates) this.values.set(u.param.key, out[u.next] as ort.Tensor);
+      for (const s of this.train.state) this.values.set(s.name, out[s.next] as ort.Tensor);
     }
-    return t;
-  }
-
-  private swap(key: string): void {
-    const [cur, next] = [this.values.get(key)!, this.spare.get(key)!];
-    this.values.set(key, next);
-    this.spare.set(key, cur);
+    for (const s of this.train.stats) this.values.set(s.param.key, out[s.next] as ort.Tensor);
+    return { loss: (out.loss.data as Float32Array)[0], correct: (out.correct.data as Float32Array)[0], count: n };
   }
 
   async predict(x: Float32Array, xShape: number[]): Promise<Float32Array> {
@@ -224,7 +195,6 @@ class OrtEngine implements TrainingEngine {
     if (this.disposed) return;
     this.disposed = true;
     this.values.clear();
-    this.spare.clear();
     void this.trainSession.release();
     void this.inferSession.release();
   }

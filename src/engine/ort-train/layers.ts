@@ -75,10 +75,14 @@ const dense: TrainConverter = (t, layer, [input], shape, isOutput) => {
 };
 
 /**
- * BatchNormalization over the last (channel) axis. Training mode (trainable layer, batch
- * statistics): y = γ·x̂ + β with x̂ = (x − μ_B)/√(σ²_B + ε), moving averages updated as TF.js does
- * (biased batch variance); dx = γ/√(σ²_B+ε) · (dy − mean(dy) − x̂·mean(dy·x̂)). Inference mode
- * (frozen layer, or trainBatchNormStats = false): a per-channel affine of the moving statistics.
+ * BatchNormalization over the last (channel) axis, as onnxruntime's fused BatchNormalization
+ * kernel (one pass) fed with per-channel statistics, so only [C]-sized values are built from
+ * separate ops. Training mode (trainable layer, batch statistics): μ = mean(x),
+ * σ² = mean(x²) − μ² (biased, as TF.js; one read of x for each), moving averages updated as
+ * TF.js does. With s = 1/√(σ²+ε), A = mean(dy), B = mean(dy·x) and m = s·(B − μ·A) (= mean(dy·x̂)):
+ *   dx = γs·dy + k2·x + k3,  k2 = −γs²m,  k3 = −γs·A − k2·μ;   dγ = count·m;   dβ = count·A
+ * (k2·x + k3 is again one BatchNormalization pass). Inference mode (frozen layer, or
+ * trainBatchNormStats = false): the moving statistics; dx = γs·dy.
  */
 const batchNorm: TrainConverter = (t, layer, [input], shape) => {
   const c = cfg(layer);
@@ -93,47 +97,51 @@ const batchNorm: TrainConverter = (t, layer, [input], shape) => {
   const gamma = c.scale === false ? undefined : t.param(layer, 'gamma');
   const beta = c.center === false ? undefined : t.param(layer, 'beta');
   const n = mm.shape[0];
-  const chan = rank === 4 ? [n, 1, 1] : [n];
   const axes = rank === 4 ? [0, 2, 3] : [0];
-  const bc = (p: string): string => (rank === 4 ? t.op('Reshape', [p, t.i64(chan)]) : p);
-  const g = gamma ? bc(gamma.key) : undefined;
+  const g = gamma ? gamma.key : t.f(new Array<number>(n).fill(1), [n]);
+  const b = beta ? beta.key : t.f(new Array<number>(n).fill(0), [n]);
+  const flat = (v: string): string => t.op('Reshape', [v, t.i64([n])]);
+  const bc = (v: string): string => (rank === 4 ? t.op('Reshape', [v, t.i64([n, 1, 1])]) : v);
+  /** One fused pass: x·k + d per channel (BatchNormalization with mean 0, variance 1, ε 0). */
+  const affine = (v: string, k: string, d: string): string => t.op('BatchNormalization', [v, k, d, t.f(new Array<number>(n).fill(0), [n]), t.f(new Array<number>(n).fill(1), [n])], { epsilon: 0 });
   const training = t.mode === 'train' && !t.bnInference && !t.frozenLayers.has(layer.name);
   const grad = t.needs([x], [gamma, beta]);
-  const affine = (xhat: string, invstd: string): { y: string; scale: string } => {
-    const scaled = g ? t.op('Mul', [xhat, g]) : xhat;
-    return { y: beta ? t.op('Add', [scaled, bc(beta.key)]) : scaled, scale: g ? t.op('Mul', [g, invstd]) : invstd };
-  };
-  if (!training) {
-    const invstd = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [bc(mv.key), t.f(eps)])])]);
-    const xhat = t.op('Mul', [t.op('Sub', [x.name, bc(mm.key)]), invstd]);
-    const { y, scale } = affine(xhat, invstd);
-    return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
-      t.paramGrad(beta, () => t.sum(dy, axes, false));
-      t.paramGrad(gamma, () => t.sum(t.op('Mul', [dy, xhat]), axes, false));
-      return [x.grad ? t.op('Mul', [dy, scale]) : null];
-    });
+  const [mean, variance] = training
+    ? (() => {
+        const mu = flat(t.op('ReduceMean', [x.name], { axes, keepdims: 1 }));
+        const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
+        const ex2 = t.op('Div', [flat(t.op('ReduceSumSquare', [x.name], { axes, keepdims: 1 })), count]);
+        return [mu, t.op('Relu', [t.op('Sub', [ex2, t.op('Mul', [mu, mu])])])];
+      })()
+    : [mm.key, mv.key];
+  const y = t.op('BatchNormalization', [x.name, g, b, mean, variance], { epsilon: eps });
+  const s = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [variance, t.f(eps)])])]); // [C]
+  const scale = t.op('Mul', [g, s]);
+  if (training) {
+    const decay = 1 - ((c.momentum as number | undefined) ?? 0.99);
+    // moving ← moving − (moving − batch)·(1 − momentum), as tfjs-layers' doMovingAverage.
+    const ema = (p: string, v: string): string => t.op('Sub', [p, t.op('Mul', [t.op('Sub', [p, v]), t.f(decay)])]);
+    t.statUpdates.set(mm.key, ema(mm.key, mean));
+    t.statUpdates.set(mv.key, ema(mv.key, variance));
   }
-  const mean = t.op('ReduceMean', [x.name], { axes, keepdims: 1 });
-  const xc = t.op('Sub', [x.name, mean]);
-  const variance = t.op('ReduceMean', [t.op('Mul', [xc, xc])], { axes, keepdims: 1 });
-  const invstd = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [variance, t.f(eps)])])]);
-  const xhat = t.op('Mul', [xc, invstd]);
-  const { y, scale } = affine(xhat, invstd);
-  const decay = 1 - ((c.momentum as number | undefined) ?? 0.99);
-  const flat = (v: string): string => t.op('Reshape', [v, t.i64([n])]);
-  // moving ← moving − (moving − batch)·(1 − momentum), as tfjs-layers' doMovingAverage.
-  const ema = (p: string, v: string): string => t.op('Sub', [p, t.op('Mul', [t.op('Sub', [p, flat(v)]), t.f(decay)])]);
-  t.statUpdates.set(mm.key, ema(mm.key, mean));
-  t.statUpdates.set(mv.key, ema(mv.key, variance));
   return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
-    const dbetaK = t.op('ReduceMean', [dy], { axes, keepdims: 1 });
-    const dgammaK = t.op('ReduceMean', [t.op('Mul', [dy, xhat])], { axes, keepdims: 1 });
-    // The parameter gradients are sums = batch·space × the means above.
     const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
-    t.paramGrad(beta, () => t.op('Mul', [flat(dbetaK), count]));
-    t.paramGrad(gamma, () => t.op('Mul', [flat(dgammaK), count]));
+    const sumDy = () => t.op('Mul', [flat(t.op('ReduceMean', [dy], { axes, keepdims: 1 })), count]);
+    const meanDyX = () => flat(t.op('ReduceMean', [t.op('Mul', [dy, x.name])], { axes, keepdims: 1 }));
+    if (!training) {
+      // dγ = Σ dy·(x − μ)·s = count·s·(mean(dy·x) − μ·mean(dy))
+      t.paramGrad(beta, sumDy);
+      t.paramGrad(gamma, () => t.op('Mul', [t.op('Sub', [t.op('Mul', [meanDyX(), count]), t.op('Mul', [sumDy(), mean])]), s]));
+      return [x.grad ? t.op('Mul', [dy, bc(scale)]) : null];
+    }
+    const meanDy = flat(t.op('ReduceMean', [dy], { axes, keepdims: 1 }));
+    const m = t.op('Mul', [s, t.op('Sub', [meanDyX(), t.op('Mul', [mean, meanDy])])]);
+    t.paramGrad(beta, () => t.op('Mul', [meanDy, count]));
+    t.paramGrad(gamma, () => t.op('Mul', [m, count]));
     if (!x.grad) return [null];
-    return [t.op('Mul', [scale, t.op('Sub', [t.op('Sub', [dy, dbetaK]), t.op('Mul', [xhat, dgammaK])])])];
+    const k2 = t.op('Neg', [t.op('Mul', [t.op('Mul', [scale, s]), m])]);
+    const k3 = t.op('Neg', [t.op('Add', [t.op('Mul', [scale, meanDy]), t.op('Mul', [k2, mean])])]);
+    return [t.op('Add', [t.op('Mul', [dy, bc(scale)]), affine(x.name, k2, k3)])];
   });
 };
 
