@@ -39,6 +39,8 @@ interface Result {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Untimed steps before the timed ones, for every engine and the PyTorch peer. */
+const WARMUP = 2;
 
 async function child(job: Job): Promise<Result> {
   const { createOrtEngine } = await import('../src/engine/ort-train/index.js');
@@ -46,7 +48,9 @@ async function child(job: Job): Promise<Result> {
   const { net, batch } = await trainWorkload(job.arch ?? 'mobilenet_v2', job.workload, job.batch);
   const opts = { optimizer: { type: 'adam' as const, lr: 1e-3 } };
   const engine = job.engine === 'ort' ? await createOrtEngine(net, opts) : await createTfjsEngine(net, opts);
-  await engine.trainStep(batch, 1e-3); // warm-up: session init, allocations, kernel selection
+  // Warm-up: session init, kernel selection, and onnxruntime's arena growing to its working set
+  // (the first two ORT steps run ~2× and ~1.3× the steady step time); same count for every engine.
+  for (let w = 0; w < WARMUP; w++) await engine.trainStep(batch, 1e-3);
   const stepSec: number[] = [];
   for (let s = 0; s < job.steps; s++) {
     const t0 = performance.now();
@@ -67,7 +71,7 @@ function runChild(job: Job): Result {
 }
 
 function runTorch(arch: Arch, workload: 'top' | 'full', batch: number, steps: number, layout: string): Result {
-  const r = spawnSync(PEER_PYTHON, [path.join(HERE, 'peers', 'torch_top_train.py'), '--arch', arch, '--workload', workload, '--batch', String(batch), '--steps', String(steps), '--layout', layout], { encoding: 'utf8', timeout: 900_000 });
+  const r = spawnSync(PEER_PYTHON, [path.join(HERE, 'peers', 'torch_top_train.py'), '--arch', arch, '--workload', workload, '--batch', String(batch), '--steps', String(steps), '--layout', layout, '--warmup', String(WARMUP)], { encoding: 'utf8', timeout: 900_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (line) return JSON.parse(line) as Result;
   return { imgPerSec: NaN, maxRssMiB: NaN, stepSec: [], error: (r.stderr || String(r.error)).split('\n').filter(Boolean).slice(-2).join(' | ') };

@@ -20,6 +20,7 @@ p.add_argument('--workload', choices=['top', 'full'], default='top')
 p.add_argument('--batch', type=int, default=16)
 p.add_argument('--steps', type=int, default=6)
 p.add_argument('--layout', choices=['contiguous', 'channels_last'], default='contiguous')
+p.add_argument('--warmup', type=int, default=1)
 p.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)))
 a = p.parse_args()
 # Debian's torch 1.13 starts with ONE intra-op thread on this machine (torch.get_num_threads() == 1):
@@ -61,7 +62,8 @@ def step():
     opt.step()
 
 
-step()
+for _ in range(a.warmup):
+    step()
 times = []
 for _ in range(a.steps):
     t0 = time.perf_counter()

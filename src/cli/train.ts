@@ -27,7 +27,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--hidden <units>', 'hidden Dense layers of the head, e.g. 256 or 512,128', intList)
     .option('--dropout <p>', 'dropout before the classifier', num)
     .addOption(new Option('--pooling <p>', 'pooling of the feature map').choices(['avg', 'max']))
-    .option('--fine-tune-blocks <n>', 'then unfreeze the top N named blocks (fine-tune recipe)', num)
+    .option('--fine-tune-blocks <n|all>', 'then unfreeze the top N named blocks, or all of the network (fine-tune recipe)', (v: string) => (v === 'all' ? 'all' : Number(v)))
     .option('--fine-tune-epochs <n>', 'epochs of the fine-tune stage (default: half of --epochs)', num)
     .option('--lr-decay <f>', 'discriminative rate ratio between successive blocks', num)
     .option('--augment', 'training augmentation (flip, crop, rotation, colour)')

@@ -31,7 +31,7 @@ import type { GraftManifest } from '../io/manifest.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import { probeImageSize } from './probe.js';
 import { prepareData } from './prepare.js';
-import { scheduleFor, fineTuneCut, discriminativeGroups, engineOptions, setTrainable } from './recipe.js';
+import { scheduleFor, fineTuneCut, fineTuning, discriminativeGroups, engineOptions, setTrainable } from './recipe.js';
 import { staticHeadEngine } from '../heads/static-engine.js';
 
 export { prepareData, type PreparedData } from './prepare.js';
@@ -109,15 +109,16 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   }
   const scratch = o.weights === 'none' && !onnxFile && !graftBb;
   const fewShot = o.head !== 'dense';
-  if (fewShot && (scratch || o.fineTuneBlocks > 0 || o.augment)) {
-    throw new GraftError('E_HEAD_FEW_SHOT', `A ${o.head} head is computed from frozen features in one pass; it cannot be combined with ${scratch ? '--weights none' : o.fineTuneBlocks > 0 ? '--fine-tune-blocks' : '--augment'}.`, "Use --head dense for gradient training.");
+  const fineTune = fineTuning(o.fineTuneBlocks);
+  if (fewShot && (scratch || fineTune || o.augment)) {
+    throw new GraftError('E_HEAD_FEW_SHOT', `A ${o.head} head is computed from frozen features in one pass; it cannot be combined with ${scratch ? '--weights none' : fineTune ? '--fine-tune-blocks' : '--augment'}.`, "Use --head dense for gradient training.");
   }
-  if (onnxFile && o.fineTuneBlocks > 0) {
+  if (onnxFile && fineTune) {
     throw new GraftError('E_ONNX_FROZEN_ONLY', `An ONNX backbone is frozen only: onnxruntime-node cannot train it. Received: fineTuneBlocks=${o.fineTuneBlocks} with backbone ${o.backbone}.`, 'Drop --fine-tune-blocks, or use a zoo backbone (graft models) to fine-tune.');
   }
   // A user's ONNX model has no zoo spec; everything spec-specific below is skipped for it.
   const spec = onnxFile ? undefined : graftBb ? graftBb.spec : getModelSpec(o.backbone);
-  if (graftBb && !spec && o.fineTuneBlocks > 0) {
+  if (graftBb && !spec && fineTune) {
     throw new GraftError('E_FINE_TUNE_BLOCKS', `Cannot fine-tune blocks of ${o.backbone}: its architecture "${graftBb.architecture}" is not in the zoo, so its blocks are unknown.`, 'Drop --fine-tune-blocks.');
   }
   let onnxH: OnnxBackboneHandle | undefined;
@@ -154,8 +155,14 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   let backboneRuns = 0;
   const allSkipped = [...data.skipped];
   // The evaluation set's features at a cut: the test set when there is one, else validation.
-  const testFeatures = async (ex: Extractor, key: CacheKey, label: string, val: FeatureSet): Promise<FeatureSet> => {
+  // Without a cache key (pixels of the whole network) the test images are decoded, not cached.
+  const testFeatures = async (ex: Extractor, key: CacheKey | undefined, label: string, val: FeatureSet): Promise<FeatureSet> => {
     if (!data.test.length) return val;
+    if (!key) {
+      const d = await extractFeatures(ex, data.test, { label });
+      allSkipped.push(...d.skipped);
+      return d.features;
+    }
     const t = await cachedExtract(ex, data.test, key, { cacheDir: o.cacheDir, label, onEvent });
     backboneRuns += t.computed;
     allSkipped.push(...t.skipped);
@@ -216,7 +223,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       evalFeatures = data.test.length ? (await extractFeatures(ex, data.test, { label: 'decode test' })).features : valF.features;
     } else {
       // Stage 1: head only, on features at the head cut (or the fine-tune cut when fine-tuning).
-      const ft = o.fineTuneBlocks > 0 ? fineTuneCut(spec!, o.fineTuneBlocks) : undefined;
+      const ft = fineTune ? fineTuneCut(spec!, o.fineTuneBlocks) : undefined;
       // Zoo backbones: split the TF.js model at the cut, compile the frozen half for onnxruntime.
       // ONNX backbones: the user's graph is the frozen half, the head model is the top.
       // When the head starts with global pooling, the pooling runs in the frozen graph too: the
@@ -272,26 +279,44 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
 
       if (ft) {
         engine.dispose();
-        const split2 = splitAt(full, ft.cut, spec!);
-        say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
-        const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
-        dispose.push(() => bb2.dispose());
-        const key2 = { ...key1, cut: ft.cut };
-        const ex2: Extractor = { inputSize: size, outputShape: bb2.outputShape, run: (x, n) => bb2.run(x, n) };
-        const trainF2 = await cachedExtract(ex2, data.train, key2, { cacheDir: o.cacheDir, label: 'backbone train (fine-tune cut)', onEvent });
-        const valF2 = await cachedExtract(ex2, data.val, key2, { cacheDir: o.cacheDir, label: 'backbone validation (fine-tune cut)', onEvent });
-        backboneRuns += trainF2.computed + valF2.computed;
-        const unfrozen = new Set(split2.top.layers.map((l) => l.name));
-        setTrainable(split2.top, (n) => unfrozen.has(n));
-        const groups = discriminativeGroups(split2.top, spec!, ft.blocks, o.lrDecay);
+        let top: tf.LayersModel;
+        let ex2: Extractor;
+        let trainF2: FeatureSet;
+        let valF2: FeatureSet;
+        let key2: CacheKey | undefined;
+        if (ft.cut === null) {
+          // The whole network trains: its input is the decoded, preprocessed pixels (not cached on
+          // disk: 224×224×3 floats an image), and nothing runs frozen.
+          say(`Fine-tuning the whole network (${ft.blocks.length} blocks and the stem) at ${size[0]}x${size[1]}`, 'stage');
+          top = full;
+          ex2 = pixelExtractor(size, preprocess);
+          const [t2, v2] = [await extractFeatures(ex2, data.train, { label: 'decode train' }), await extractFeatures(ex2, data.val, { label: 'decode validation' })];
+          allSkipped.push(...t2.skipped, ...v2.skipped);
+          [trainF2, valF2] = [t2.features, v2.features];
+        } else {
+          const split2 = splitAt(full, ft.cut, spec!);
+          top = split2.top;
+          say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
+          const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
+          dispose.push(() => bb2.dispose());
+          key2 = { ...key1, cut: ft.cut };
+          ex2 = { inputSize: size, outputShape: bb2.outputShape, run: (x, n) => bb2.run(x, n) };
+          const t2 = await cachedExtract(ex2, data.train, key2, { cacheDir: o.cacheDir, label: 'backbone train (fine-tune cut)', onEvent });
+          const v2 = await cachedExtract(ex2, data.val, key2, { cacheDir: o.cacheDir, label: 'backbone validation (fine-tune cut)', onEvent });
+          backboneRuns += t2.computed + v2.computed;
+          [trainF2, valF2] = [t2.features, v2.features];
+        }
+        const unfrozen = new Set(top.layers.map((l) => l.name));
+        setTrainable(top, (n) => unfrozen.has(n));
+        const groups = discriminativeGroups(top, spec!, ft.blocks, o.lrDecay, ft.cut === null);
         const ftLr = o.lr * o.fineTuneLrFactor;
         const ftEpochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(o.epochs / 2));
-        engine = await makeEngine(split2.top, { ...engineOptions(o, trainF2.features.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
-        const h2 = await fit(engine, { train: featureSource(trainF2.features, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: featureSource(valF2.features, { batchSize: 64 }) }, { epochs: ftEpochs, schedule: scheduleFor(o, ftLr), callbacks: callbacks('fine-tune') });
+        engine = await makeEngine(top, { ...engineOptions(o, trainF2.labels, classes.length, groups), optimizer: { type: o.optimizer, lr: ftLr, momentum: o.momentum, weightDecay: o.weightDecay } });
+        const h2 = await fit(engine, { train: featureSource(trainF2, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: featureSource(valF2, { batchSize: 64 }) }, { epochs: ftEpochs, schedule: scheduleFor(o, ftLr), callbacks: callbacks('fine-tune') });
         await engine.syncToModel();
         histories.push(...h2.epochs.map((e) => ({ ...e, epoch: e.epoch + h1.epochs.length, stage: 'fine-tune' })));
         stages.push({ stage: 'fine-tune', epochs: h2.epochs.length, lr: ftLr, cut: ft.cut, blocks: ft.blocks, groups: groups.map((g) => ({ name: g.name, lrMultiplier: g.lrMultiplier })) });
-        evalFeatures = await testFeatures(ex2, key2, 'backbone test (fine-tune cut)', valF2.features);
+        evalFeatures = await testFeatures(ex2, key2, ft.cut === null ? 'decode test' : 'backbone test (fine-tune cut)', valF2);
       }
       }
     }
@@ -302,7 +327,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
     await engine.syncToModel();
     engine.dispose();
 
-    const frozenUpTo = scratch ? null : o.fineTuneBlocks > 0 ? fineTuneCut(spec!, o.fineTuneBlocks).cut : headCut;
+    const frozenUpTo = scratch ? null : fineTune ? fineTuneCut(spec!, o.fineTuneBlocks).cut : headCut;
     // Record in the saved model what stayed frozen (Keras' `trainable` flags travel in model.json).
     if (frozenUpTo && !onnxH) freeze(full, { upTo: frozenUpTo, spec });
     else setTrainable(full, () => true);

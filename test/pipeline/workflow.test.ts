@@ -120,6 +120,26 @@ test('fine-tune recipe: head, then the top block unfrozen at a lower rate', asyn
   assert.equal(r.history.length, 3);
 });
 
+test("fine-tune 'all': after the head, the whole pretrained network trains on pixels, stem included", async () => {
+  const r = await trainClassifier({ ...base, out: path.join(tmpDir(), 'ft-all'), epochs: 1, fineTuneBlocks: 'all', fineTuneEpochs: 1, report: false, onnx: false });
+  type Stage = { stage: string; cut?: string | null; blocks?: string[]; groups?: { name: string; lrMultiplier: number }[] };
+  const ft = (r.manifest.training.stages as Stage[])[1]!;
+  assert.equal(ft.stage, 'fine-tune');
+  assert.equal(ft.cut, null);
+  assert.equal(ft.blocks!.length, 18, 'block_0..block_16 and top');
+  const groups = new Map(ft.groups!.map((g) => [g.name, g.lrMultiplier]));
+  // 18 blocks: the 0.5 decay is spread so the lowest block (and the stem) get 0.5^5 of the rate.
+  assert.ok(Math.abs(groups.get('block_0')! - 0.5 ** 5) < 1e-9, `block_0 ×${groups.get('block_0')}`);
+  assert.equal(groups.get('stem'), groups.get('block_0'));
+  assert.ok(groups.get('top')! > groups.get('block_16')!);
+  assert.equal(r.manifest.backbone.frozenUpTo, null);
+  const saved = JSON.parse(fs.readFileSync(path.join(r.outDir, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: { name: string; config: { trainable: boolean } }[] } } };
+  const conv1 = saved.modelTopology.config.layers.find((l) => l.name === 'Conv1')!;
+  assert.equal(conv1.config.trainable, true, 'the stem is recorded as trained');
+  assert.equal(r.history.length, 2);
+  assert.ok(Number.isFinite(r.evaluation.accuracy));
+});
+
 test('from scratch (--weights none): nothing frozen, reduced input size recorded', async () => {
   const r = await trainClassifier({ ...base, inputSize: undefined, weights: 'none', out: path.join(tmpDir(), 'scratch'), epochs: 1, report: false, onnx: false });
   assert.equal(r.manifest.backbone.frozenUpTo, null);
