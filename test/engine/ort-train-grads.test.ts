@@ -35,6 +35,9 @@ const CASES: Array<{ name: string; shape: [number, number, number]; body: Body; 
   { name: 'conv 3x3 s2 same (odd size)', shape: [7, 7, 3], body: conv(3, 2, 'same', { useBias: true }), fd: true },
   { name: 'conv 3x3 s2 valid (even size)', shape: [8, 8, 2], body: conv(3, 2, 'valid') },
   { name: 'conv 5x5 s2 same + bias + relu', shape: [6, 6, 3], body: conv(5, 2, 'same', { useBias: true, activation: 'relu' }) },
+  // Above the im2col size cap (C·k²·Ho·Wo > 2^20 a sample): the Conv-form filter gradient.
+  { name: 'conv 3x3 s1 same, large map (Conv-form filter gradient)', shape: [64, 64, 30], body: conv(3, 1, 'same') },
+  { name: 'conv 3x3 s2 same, large map (Conv-form filter gradient)', shape: [160, 160, 24], body: conv(3, 2, 'same') },
   { name: 'conv 1x1 + bias + swish (pointwise path)', shape: [4, 4, 5], body: conv(1, 1, 'valid', { useBias: true, activation: 'swish', filters: 6 }) },
   { name: 'conv 1x1 s2 + tanh', shape: [5, 5, 3], body: conv(1, 2, 'same', { activation: 'tanh' }) },
   { name: 'depthwise 3x3 s1 same', shape: [5, 5, 4], body: dw(3, 1, 'same') },
