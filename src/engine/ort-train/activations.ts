@@ -44,11 +44,16 @@ export function applyActivation(t: Tape, x: TVal, act: string | undefined | null
   }
 }
 
-/** min(max(x, lo), hi) with gradient 1 on (lo, hi] (TF's relu6 gradient: step(x)·[x ≤ 6]). */
+/**
+ * min(max(x, lo), hi) with gradient 1 where lo < y < hi, read from the output y so the input can
+ * be freed after the forward pass (as PyTorch's in-place ReLU6): MobileNetV2 keeps one activation
+ * fewer per conv-BN-ReLU6 for the backward pass. TF's gradient is 1 on (lo, hi]; the two differ
+ * only at x = hi exactly.
+ */
 export function clip(t: Tape, x: TVal, lo: number, hi: number): TVal {
   const out = t.op('Clip', [x.name, t.f(lo), t.f(hi)]);
   return t.record([x], { ...x, name: out }, (dy) => {
-    const inside = t.op('And', [t.op('Greater', [x.name, t.f(lo)]), t.op('LessOrEqual', [x.name, t.f(hi)])]);
+    const inside = t.op('And', [t.op('Greater', [out, t.f(lo)]), t.op('Less', [out, t.f(hi)])]);
     return [t.op('Mul', [dy, mask(t, inside)])];
   });
 }
