@@ -39,6 +39,8 @@ class TfjsEngine implements TrainingEngine {
   private readonly trainPatches: Patch[];
   private readonly logitPatch: Patch;
   private readonly rng: () => number;
+  /** Unit scales lent to BatchNormalization layers built with scale: false (see unitScalePatch). */
+  private readonly unitScales: tf.Tensor[] = [];
   private disposed = false;
 
   constructor(private readonly model: tf.LayersModel, private readonly opts: EngineOptions) {
@@ -55,6 +57,7 @@ class TfjsEngine implements TrainingEngine {
     this.trainPatches = [
       ...flat.filter((l) => isBatchNorm(l.layer) && (l.frozen || opts.trainBatchNormStats === false)).map((l) => inferenceModePatch(l.layer)),
       ...flat.filter((l) => l.layer.getClassName() === 'Dropout' || l.layer.getClassName().startsWith('SpatialDropout')).map((l) => dropoutSeedPatch(l.layer, this.rng)),
+      ...flat.filter((l) => isBatchNorm(l.layer) && (l.layer as unknown as { gamma: unknown }).gamma == null).map((l) => unitScalePatch(l.layer, this.unitScales)),
     ];
   }
 
@@ -158,6 +161,7 @@ class TfjsEngine implements TrainingEngine {
     this.disposed = true;
     this.optimizer.dispose();
     this.classWeights?.dispose();
+    for (const t of this.unitScales) t.dispose();
   }
 
   /** Logits [n, classes]; `training` runs dropout and trainable BN in training mode. */
@@ -279,6 +283,25 @@ function inferenceModePatch(layer: Layer): Patch {
     return () => {
       if (own) layer.call = original;
       else delete (layer as { call?: unknown }).call;
+    };
+  };
+}
+
+/**
+ * TF.js cannot differentiate through a BatchNormalization built with `scale: false` (Keras'
+ * InceptionV3 has 94): the training branch calls `gamma.read()` on null, and the inference branch
+ * passes no scale to the batchNorm kernel, whose gradient then saves `undefined` and throws. A
+ * constant ones vector (not a weight: it gets no gradient) stands in while the engine runs.
+ */
+function unitScalePatch(layer: Layer, keep: tf.Tensor[]): Patch {
+  const bn = layer as unknown as { gamma: { read(): tf.Tensor } | null; movingMean: { shape: number[] } };
+  let ones: tf.Tensor | undefined;
+  return () => {
+    if (!ones) keep.push((ones = tf.keep(tf.ones(bn.movingMean.shape))));
+    const unit = ones;
+    bn.gamma = { read: () => unit };
+    return () => {
+      bn.gamma = null;
     };
   };
 }

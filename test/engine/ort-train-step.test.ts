@@ -89,6 +89,28 @@ test('dropout masks come from the seed: same seed, same run; inference ignores d
   assert.equal(r1.ev, r3.ev);
 });
 
+test('dropout with noiseShape [null, 1, 1, 1] (EfficientNet drop-connect) drops whole samples', async () => {
+  await initTf('cpu');
+  const inp = tf.input({ shape: [3, 3, 2] });
+  const dropped = tf.layers.dropout({ rate: 0.5, noiseShape: [null, 1, 1, 1] as unknown as number[] }).apply(inp) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) }).apply(tf.layers.flatten().apply(dropped)) as tf.SymbolicTensor;
+  const e = await createOrtEngine(tf.model({ inputs: inp, outputs: out }), { optimizer: { type: 'sgd', lr: 0.1 }, seed: 5 });
+  // n copies of one sample: a per-sample mask gives a batch loss of (k·L(2x) + (n−k)·L(0))/n.
+  const n = 8;
+  const one = rand(18, 9);
+  const batchOf = (scale: number): StepBatch => ({ x: Float32Array.from({ length: n * 18 }, (_, i) => scale * one[i % 18]), xShape: [n, 3, 3, 2], y: new Int32Array(n).fill(1) });
+  const [l0, l2] = [(await e.evaluate(batchOf(0))).loss, (await e.evaluate(batchOf(2))).loss];
+  const ks = new Set<number>();
+  for (let s = 0; s < 6; s++) {
+    const loss = (await e.trainStep(batchOf(1), 0)).loss;
+    const k = ((loss - l0) * n) / (l2 - l0);
+    assert.ok(Math.abs(k - Math.round(k)) < 1e-3, `step ${s}: loss ${loss} is not a mix of whole kept/dropped samples (k = ${k})`);
+    ks.add(Math.round(k));
+  }
+  assert.ok(ks.size > 1, 'masks change between steps');
+  e.dispose();
+});
+
 async function accuracy(e: TrainingEngine, b: StepBatch): Promise<number> {
   return (await e.evaluate(b)).correct / b.y.length;
 }

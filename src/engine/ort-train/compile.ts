@@ -87,7 +87,8 @@ export function collectParams(model: tf.LayersModel, opts: EngineOptions): { par
         stat,
       });
     }
-    const missing = layer.weights.filter((w) => !covered.has(w as tf.LayerVariable));
+    // Normalization's statistics are fixed preprocessing: the converter reads them as constants.
+    const missing = cls === 'Normalization' ? [] : layer.weights.filter((w) => !covered.has(w as tf.LayerVariable));
     if (missing.length) unsupported(layer, `weights ${missing.map((w) => w.name).join(', ')} the compiler does not know`);
   }
   return { params, frozen };

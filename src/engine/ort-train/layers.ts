@@ -295,18 +295,74 @@ function reshapeLike(target: (layer: tf.layers.Layer) => number[]): TrainConvert
   };
 }
 
-/** Dropout: x·mask, the mask (0 or 1/(1−rate)) a graph input drawn in JS from the engine's seed. */
-const dropout: TrainConverter = (t, layer, [x], shape) => {
+/**
+ * Dropout: x·mask, the mask (0 or 1/(1−rate)) a graph input drawn in JS from the engine's seed.
+ * A `noiseShape` with 1s (EfficientNet's per-sample drop-connect, [null, 1, 1, 1]) gives a
+ * smaller mask broadcast over those axes.
+ */
+const dropout: TrainConverter = (t, layer, [x]) => {
   const c = cfg(layer);
-  if (c.noiseShape != null) unsupported(layer, 'noiseShape');
   const rate = c.rate as number;
   if (t.mode !== 'train' || rate === 0) return x;
-  const dims = storedShape(x);
+  const full = storedShape(x);
+  let dims = full;
+  if (c.noiseShape != null) {
+    const ns = (c.noiseShape as Array<number | null>).map((d, i) => (d == null ? x.shape[i] : d));
+    const ok = ns.length === x.shape.length && ns.every((d, i) => d === 1 || d === x.shape[i] || (i === 0 && d == null));
+    if (!ok) unsupported(layer, `noiseShape ${JSON.stringify(c.noiseShape)} (each axis must be 1 or the input's size)`);
+    const stored = storedShape({ ...x, shape: ns });
+    dims = full.map((d, i) => (stored[i] === 1 ? 1 : d));
+  }
   const mask = t.g.unique(`${layer.name}/mask`);
   t.masks.push({ name: mask, shape: dims, rate });
   const y = t.op('Mul', [x.name, mask]);
   return t.record([x], { ...x, name: y }, (dy) => [t.op('Mul', [dy, mask])]);
 };
+
+/**
+ * A fixed per-channel affine y = x·scale + shift (Rescaling, Normalization, ChannelScale: input
+ * preprocessing inside the model, nothing trainable). `scale`/`shift` are numbers or one value per
+ * channel of the last axis; dx = dy·scale.
+ */
+function fixedAffine(t: Tape, layer: tf.layers.Layer, x: TVal, scale: number | ArrayLike<number>, shift: number | ArrayLike<number>): TVal {
+  const c = x.shape[x.shape.length - 1] as number;
+  const konst = (v: number | ArrayLike<number>, dflt: number): string | null => {
+    if (typeof v === 'number') return v === dflt ? null : t.f(v);
+    const arr = Array.from(v);
+    if (arr.length !== c && arr.length !== 1) unsupported(layer, `${arr.length} per-channel values for ${c} channels`);
+    if (arr.every((a) => a === dflt)) return null;
+    const dims = x.cf && x.shape.length === 4 ? [arr.length, 1, 1] : [arr.length];
+    return t.f(arr, dims);
+  };
+  const k = konst(scale, 1);
+  const b = konst(shift, 0);
+  const scaled = k ? t.op('Mul', [x.name, k]) : x.name;
+  const y = b ? t.op('Add', [scaled, b]) : scaled;
+  if (y === x.name) return x;
+  return t.record([x], { ...x, name: y }, (dy) => [k ? t.op('Mul', [dy, k]) : dy]);
+}
+
+const rescaling: TrainConverter = (t, layer, [x]) => {
+  const c = cfg(layer);
+  return fixedAffine(t, layer, x, (c.scale as number | number[] | undefined) ?? 1, (c.offset as number | number[] | undefined) ?? 0);
+};
+
+/** (x − mean)/max(√variance, 1e-7) with the layer's (fixed, non-trainable) statistics. */
+const normalization: TrainConverter = (t, layer, [x]) => {
+  const c = cfg(layer);
+  const axis = c.axis == null ? -1 : Array.isArray(c.axis) ? (c.axis as number[])[0] : (c.axis as number);
+  if (axis !== -1 && axis !== x.shape.length - 1) unsupported(layer, `axis ${JSON.stringify(c.axis)} (only the last axis)`);
+  const read = (n: string): Float32Array => {
+    const w = (layer as unknown as Record<string, tf.LayerVariable | undefined>)[n];
+    if (!w) unsupported(layer, `no "${n}" weight`);
+    return w.read().dataSync() as Float32Array;
+  };
+  const mean = read('mean');
+  const inv = Float32Array.from(read('variance'), (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+  return fixedAffine(t, layer, x, inv, Float32Array.from(mean, (m, i) => -m * inv[i]));
+};
+
+const channelScale: TrainConverter = (t, layer, [x]) => fixedAffine(t, layer, x, cfg(layer).scale as number[], 0);
 
 const identity: TrainConverter = (_t, _layer, [x]) => x;
 
@@ -330,4 +386,7 @@ export const TRAIN_CONVERTERS: Record<string, TrainConverter> = {
   Flatten: reshapeLike(() => [-1]),
   Reshape: reshapeLike((l) => cfg(l).targetShape as number[]),
   Dropout: dropout,
+  Rescaling: rescaling,
+  Normalization: normalization,
+  ChannelScale: channelScale,
 };
