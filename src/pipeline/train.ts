@@ -31,6 +31,7 @@ import type { GraftManifest } from '../io/manifest.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import { probeImageSize } from './probe.js';
 import { prepareData } from './prepare.js';
+import { shareFineTuneCut } from './fine-tune-cut.js';
 import { scheduleFor, fineTuneCut, fineTuning, discriminativeGroups, engineOptions, setTrainable } from './recipe.js';
 import { staticHeadEngine } from '../heads/static-engine.js';
 
@@ -247,8 +248,13 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.
       const key1 = { backbone: `${onnxH ? 'onnx' : graftBb ? `graft:${graftBb.architecture}` : o.backbone}@graft-exporter`, weights: weightsKey, cut: pooledCut === headCut ? headCut : `${headCut}+${o.pooling}pool`, preprocess, size };
-      const trainF1 = await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent });
-      const valF1 = await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent });
+      // Fine-tuning a zoo backbone without augmentation: one backbone pass, to the fine-tune cut;
+      // the head stage's features come from those activations (fine-tune-cut.ts).
+      const shared = ft?.cut && !onnxH && !augmentFn ? await shareFineTuneCut(full, spec!, ft.cut, pooledCut, data, { ...key1, cut: ft.cut }, { preprocess, size, cacheDir: o.cacheDir, onEvent }) : undefined;
+      if (shared) dispose.push(() => shared.dispose());
+      const [trainF1, valF1] = shared
+        ? [{ features: shared.head.train, computed: shared.computed, skipped: shared.skipped }, { features: shared.head.val, computed: 0, skipped: [] }]
+        : [await cachedExtract(ex1, data.train, key1, { cacheDir: o.cacheDir, label: 'backbone train', augment: undefined, onEvent }), await cachedExtract(ex1, data.val, key1, { cacheDir: o.cacheDir, label: 'backbone validation', onEvent })];
       backboneRuns += trainF1.computed + valF1.computed;
       allSkipped.push(...trainF1.skipped, ...valF1.skipped);
 
@@ -275,7 +281,8 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       await engine.syncToModel();
       histories.push(...h1.epochs.map((e) => ({ ...e, stage: 'head' })));
       stages.push({ stage: 'head', epochs: h1.epochs.length, lr: o.lr, cut: headCut });
-      evalFeatures = await testFeatures(ex1, key1, 'backbone test', valF1.features);
+      // With a fine-tune stage to follow, the test set is evaluated after it (at its cut) only.
+      evalFeatures = ft ? valF1.features : await testFeatures(ex1, key1, 'backbone test', valF1.features);
 
       if (ft) {
         engine.dispose();
@@ -293,6 +300,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
           const [t2, v2] = [await extractFeatures(ex2, data.train, { label: 'decode train' }), await extractFeatures(ex2, data.val, { label: 'decode validation' })];
           allSkipped.push(...t2.skipped, ...v2.skipped);
           [trainF2, valF2] = [t2.features, v2.features];
+        } else if (shared) {
+          say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
+          [top, ex2, key2, trainF2, valF2] = [shared.top, shared.extractor, shared.key, shared.cut.train, shared.cut.val];
         } else {
           const split2 = splitAt(full, ft.cut, spec!);
           top = split2.top;

@@ -111,7 +111,10 @@ test('artifacts load in plain @tensorflow/tfjs and plain onnxruntime-node and ag
 });
 
 test('fine-tune recipe: head, then the top block unfrozen at a lower rate', async () => {
-  const r = await trainClassifier({ ...base, out: path.join(tmpDir(), 'ft'), epochs: 2, fineTuneBlocks: 1, fineTuneEpochs: 1, report: false, onnx: false });
+  const r = await trainClassifier({ ...base, cacheDir: tmpDir(), out: path.join(tmpDir(), 'ft'), epochs: 2, fineTuneBlocks: 1, fineTuneEpochs: 1, report: false, onnx: false });
+  // One backbone pass (to the fine-tune cut) per image: the head stage's features are computed
+  // from those activations, not by a second pass to the head cut.
+  assert.equal(r.backboneRuns, first.backboneRuns);
   const stages = (r.manifest.training.stages as { stage: string; lr: number; blocks?: string[] }[]).map((s) => s.stage);
   assert.deepEqual(stages, ['head', 'fine-tune']);
   const ft = (r.manifest.training.stages as { stage: string; lr: number; blocks?: string[] }[])[1]!;
