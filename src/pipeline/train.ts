@@ -248,9 +248,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.
       const key1 = { backbone: `${onnxH ? 'onnx' : graftBb ? `graft:${graftBb.architecture}` : o.backbone}@graft-exporter`, weights: weightsKey, cut: pooledCut === headCut ? headCut : `${headCut}+${o.pooling}pool`, preprocess, size };
-      // Fine-tuning a zoo backbone without augmentation: one backbone pass, to the fine-tune cut;
-      // the head stage's features come from those activations (fine-tune-cut.ts).
-      const shared = ft?.cut && !onnxH && !augmentFn ? await shareFineTuneCut(full, spec!, ft.cut, pooledCut, data, { ...key1, cut: ft.cut }, { preprocess, size, cacheDir: o.cacheDir, onEvent }) : undefined;
+      // Fine-tuning: one backbone pass, to the fine-tune cut; the head stage's (unaugmented)
+      // features come from those activations (fine-tune-cut.ts).
+      const shared = ft?.cut ? await shareFineTuneCut(full, spec!, ft.cut, pooledCut, data, { ...key1, cut: ft.cut }, { preprocess, size, cacheDir: o.cacheDir, onEvent }) : undefined;
       if (shared) dispose.push(() => shared.dispose());
       const [trainF1, valF1] = shared
         ? [{ features: shared.head.train, computed: shared.computed, skipped: shared.skipped }, { features: shared.head.val, computed: 0, skipped: [] }]
@@ -300,21 +300,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
           const [t2, v2] = [await extractFeatures(ex2, data.train, { label: 'decode train' }), await extractFeatures(ex2, data.val, { label: 'decode validation' })];
           allSkipped.push(...t2.skipped, ...v2.skipped);
           [trainF2, valF2] = [t2.features, v2.features];
-        } else if (shared) {
-          say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
-          [top, ex2, key2, trainF2, valF2] = [shared.top, shared.extractor, shared.key, shared.cut.train, shared.cut.val];
         } else {
-          const split2 = splitAt(full, ft.cut, spec!);
-          top = split2.top;
           say(`Fine-tuning the top ${ft.blocks.length} block(s) (${ft.blocks.join(', ')}) from ${ft.cut}`, 'stage');
-          const bb2 = await FrozenBackbone.fromLayersModel(split2.frozen, { preprocess, cacheDir: o.cacheDir });
-          dispose.push(() => bb2.dispose());
-          key2 = { ...key1, cut: ft.cut };
-          ex2 = { inputSize: size, outputShape: bb2.outputShape, run: (x, n) => bb2.run(x, n) };
-          const t2 = await cachedExtract(ex2, data.train, key2, { cacheDir: o.cacheDir, label: 'backbone train (fine-tune cut)', onEvent });
-          const v2 = await cachedExtract(ex2, data.val, key2, { cacheDir: o.cacheDir, label: 'backbone validation (fine-tune cut)', onEvent });
-          backboneRuns += t2.computed + v2.computed;
-          [trainF2, valF2] = [t2.features, v2.features];
+          [top, ex2, key2, trainF2, valF2] = [shared!.top, shared!.extractor, shared!.key, shared!.cut.train, shared!.cut.val];
         }
         const unfrozen = new Set(top.layers.map((l) => l.name));
         setTrainable(top, (n) => unfrozen.has(n));

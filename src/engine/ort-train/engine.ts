@@ -58,7 +58,6 @@ class OrtEngine implements TrainingEngine {
   readonly name = 'ort';
   /** Current value of every graph input that persists across steps (params, state). */
   private readonly values = new Map<string, ort.Tensor>();
-
   private readonly byVariable = new Map<tf.LayerVariable, Param>();
   private readonly rng: () => number;
   private steps = 0;
