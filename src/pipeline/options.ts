@@ -33,7 +33,7 @@ export const trainOptionsSchema = z
     dropout: z.number().min(0).max(0.95).default(0.2),
     pooling: z.enum(['avg', 'max']).default('avg'),
     /** Fine-tune recipe: after the head, unfreeze the top N named blocks, or 'all' (the whole network). */
-    fineTuneBlocks: z.union([z.number().int().min(0), z.literal('all')]).default(0),
+    fineTuneBlocks: z.union([z.number().int().min(0), z.literal('all')], { message: "a whole number of blocks ≥ 0, or 'all'" }).default(0),
     fineTuneEpochs: z.number().int().min(0).optional(),
     /** Learning-rate ratio between successive earlier blocks (discriminative rates). */
     lrDecay: z.number().positive().max(1).default(0.5),

@@ -84,6 +84,9 @@ test('graft train: invalid options are listed with their path and value', () => 
   assert.match(r.stderr, /epochs/);
   assert.match(r.stderr, /dropout/);
   assert.match(r.stderr, /optimiser/);
+  const ft = graft(['train', ds.root, '--out', path.join(tmpDir(), 'x'), '--fine-tune-blocks', 'abc']);
+  assert.equal(ft.code, 2);
+  assert.match(ft.stderr, /fineTuneBlocks: a whole number of blocks ≥ 0, or 'all'/);
 });
 
 test('graft train: a folder with one class is refused before any training', () => {
