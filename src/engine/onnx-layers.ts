@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { activation, cfAxis, chanConst, type Ctx, kernelToOnnx, mustWeight, spatialAttrs, type Val, weight } from './onnx-ops.js';
+import { activation, cfAxis, chanConst, type Ctx, kernelToOnnx, mustWeight, normalizationAffine, spatialAttrs, type Val, weight } from './onnx-ops.js';
 
 /**
  * Converts one TF.js layer call. `inputs` are the ONNX values of its inputs, `shape` its TF.js
@@ -123,13 +123,10 @@ const rescaling: Converter = (layer, [x], shape, out, ctx) => {
  * last axis. Exported as (x - mean) * (1 / sqrt(variance)): one Sub and one Mul.
  */
 const normalization: Converter = (layer, [x], shape, out, ctx) => {
-  const mean = mustWeight(layer, 'mean').data;
-  const variance = mustWeight(layer, 'variance').data;
+  const { mean, invStd: inv } = normalizationAffine(layer);
   const c = cfg(layer);
   const axis = c.axis == null ? -1 : Array.isArray(c.axis) ? (c.axis as number[])[0] : (c.axis as number);
   if (axis !== -1 && axis !== x.shape.length - 1) unsupported(layer, `axis ${JSON.stringify(c.axis)} (only the last axis)`);
-  // Keras clamps the std at epsilon (backend.epsilon() = 1e-7) so zero variance cannot divide by 0.
-  const inv = Float32Array.from(variance, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
   const g = ctx.g;
   const sub = g.node('Sub', [x.name, mean.length === 1 ? g.constFloat(`${layer.name}/mean`, mean, []) : chanConst(ctx, `${layer.name}/mean`, mean, x)], {}, `${out}/center`);
   const scale = inv.length === 1 ? g.constFloat(`${layer.name}/inv_std`, inv, []) : chanConst(ctx, `${layer.name}/inv_std`, inv, x);

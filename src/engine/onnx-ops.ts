@@ -82,6 +82,17 @@ export function mustWeight(layer: tf.layers.Layer, field: string): { data: Float
   return w;
 }
 
+/**
+ * A Keras Normalization layer's fixed statistics as (x − mean)·invStd, with the std clamped at
+ * 1e-7 as Keras does (so zero variance cannot divide by 0). Used by the exporter and the ORT
+ * training compiler alike.
+ */
+export function normalizationAffine(layer: tf.layers.Layer): { mean: Float32Array; invStd: Float32Array } {
+  const mean = mustWeight(layer, 'mean').data;
+  const invStd = Float32Array.from(mustWeight(layer, 'variance').data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+  return { mean, invStd };
+}
+
 /** Per-channel constant shaped to broadcast over the channel axis of `v` as stored. */
 export function chanConst(ctx: Ctx, base: string, data: Float32Array | number[], v: Val): string {
   const n = data.length;

@@ -4,6 +4,8 @@ import { preprocess } from '../zoo/preprocess.js';
 import type { FeatureSet } from './sources.js';
 import { rowSize } from './sources.js';
 import { Rng, deriveSeed } from '../data/rng.js';
+import type * as tf from '@tensorflow/tfjs';
+import { FrozenBackbone } from '../engine/ort.js';
 
 /** What turns a batch of images into activations: an ORT frozen backbone, or pixels themselves. */
 export interface Extractor {
@@ -176,4 +178,30 @@ export function augmentedSource(
       }
     },
   };
+}
+
+/**
+ * An Extractor for a frozen TF.js part, compiled for onnxruntime on its first `run`: with a warm
+ * feature cache (or features that come from elsewhere) the graph is never exported or loaded.
+ * `onCompile` runs once, before compiling; `own` receives the backbone to dispose of later.
+ *
+ * @example
+ * const ex = lazyFrozenExtractor(split.frozen, [224, 224], { preprocess: 'tf' }, () => say('Compiling'), (b) => owned.push(b));
+ */
+export function lazyFrozenExtractor(
+  frozen: tf.LayersModel,
+  size: [number, number],
+  opts: { preprocess: PreprocessMode; cacheDir?: string },
+  onCompile: () => void,
+  own: (b: FrozenBackbone) => void,
+): Extractor {
+  let bb: Promise<FrozenBackbone> | undefined;
+  const compiled = (): Promise<FrozenBackbone> =>
+    (bb ??= (async () => {
+      onCompile();
+      const b = await FrozenBackbone.fromLayersModel(frozen, opts);
+      own(b);
+      return b;
+    })());
+  return { inputSize: size, outputShape: frozen.outputs[0].shape.slice(1) as number[], run: async (x, n) => (await compiled()).run(x, n) };
 }

@@ -21,8 +21,8 @@ import { fileSaveHandler } from '../io/tfjs-files.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
 import { Rng, deriveSeed } from '../data/rng.js';
-import { FrozenBackbone } from '../engine/ort.js';
-import { extractFeatures, pixelExtractor, augmentedSource, type Extractor } from './features.js';
+import { layersModelHash } from '../engine/ort.js';
+import { extractFeatures, pixelExtractor, augmentedSource, lazyFrozenExtractor, type Extractor } from './features.js';
 import { featureSource, predictFeatures, concatRows, type FeatureSet } from './sources.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 import { cachedExtract, type CacheKey } from './feature-store.js';
@@ -239,11 +239,11 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
         weightsKey = onnxH.sha256;
         dispose.push(() => onnxH!.backbone.dispose());
       } else {
-        say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage');
-        const bb1 = await FrozenBackbone.fromLayersModel((split1 as { frozen: tf.LayersModel }).frozen, { preprocess, cacheDir: o.cacheDir });
-        dispose.push(() => bb1.dispose());
-        ex1 = { inputSize: size, outputShape: bb1.outputShape, run: (x, n) => bb1.run(x, n) };
-        weightsKey = created.weights?.sha256 ?? bb1.hash;
+        // Compiled on first use: with a warm feature cache, or when a fine-tune stage supplies the
+        // head's features (shared pass below), the graph to the head cut never runs.
+        const frozen1 = (split1 as { frozen: tf.LayersModel }).frozen;
+        ex1 = lazyFrozenExtractor(frozen1, size, { preprocess, cacheDir: o.cacheDir }, () => say(`Compiling the frozen backbone (${o.backbone} up to ${headCut}) for onnxruntime`, 'stage'), (b) => dispose.push(() => b.dispose()));
+        weightsKey = created.weights?.sha256 ?? layersModelHash(frozen1, { preprocess });
       }
       // The cache key names what determines the activations (architecture, weight hash, cut,
       // preprocessing, size): stable across processes, unlike auto-generated layer names.

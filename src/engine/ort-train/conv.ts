@@ -33,19 +33,22 @@ export function conv(t: Tape, x: TVal, w: Param, b: Param | undefined, geo: Conv
   const out: TVal = { name: y, shape, cf: true, grad: t.needs([x], [w, b]) };
   return t.record([x], out, (dy) => {
     t.paramGrad(b, () => t.sum(dy, [0, 2, 3], false));
+    // dy as [O, N·Ho·Wo], shared by the GEMM-form weight and input gradients.
+    let dyT: string | undefined;
+    const dyRows = () => (dyT ??= channelsFirst(t, dy, geo.cout));
     const oneByOne = geo.k[0] === 1 && geo.k[1] === 1 && geo.group === 1 && geo.pads.every((p) => p === 0);
     const strided = geo.s[0] !== 1 || geo.s[1] !== 1;
     if (oneByOne) {
       const xs = strided ? t.op('Slice', [x.name, t.i64([0, 0]), t.i64([geo.h, geo.w]), t.i64([2, 3]), t.i64(geo.s)]) : x.name;
-      t.paramGrad(w, () => t.op('Reshape', [t.op('Gemm', [channelsFirst(t, dy, geo.cout), channelsFirst(t, xs, geo.cin)], { transB: 1 }), t.i64([geo.cout, geo.cin, 1, 1])]));
+      t.paramGrad(w, () => t.op('Reshape', [t.op('Gemm', [dyRows(), channelsFirst(t, xs, geo.cin)], { transB: 1 }), t.i64([geo.cout, geo.cin, 1, 1])]));
       if (!x.grad) return [null];
       if (!strided) {
         // dx[C, N·HW] = W[O, C]ᵀ · dy[O, N·HW]: one GEMM (per-image GEMMs have only HW columns).
-        const dx2 = t.op('Gemm', [t.op('Reshape', [w.key, t.i64([geo.cout, geo.cin])]), channelsFirst(t, dy, geo.cout)], { transA: 1 });
+        const dx2 = t.op('Gemm', [t.op('Reshape', [w.key, t.i64([geo.cout, geo.cin])]), dyRows()], { transA: 1 });
         return [t.op('Transpose', [t.op('Reshape', [dx2, t.i64([geo.cin, -1, geo.h, geo.w])])], { perm: [1, 0, 2, 3] })];
       }
     } else {
-      t.paramGrad(w, () => (useIm2col(geo) ? filterGradIm2col(t, x.name, dy, geo) : filterGrad(t, x.name, dy, geo)));
+      t.paramGrad(w, () => (useIm2col(geo) ? filterGradIm2col(t, x.name, dyRows(), geo) : filterGrad(t, x.name, dy, geo)));
       if (!x.grad) return [null];
     }
     const [pt, pl, pb, pr] = geo.pads;
@@ -67,13 +70,12 @@ function flippedConv(t: Tape, dy: string, w: Param, geo: ConvGeom): string {
   const [pt, pl, pb, pr] = geo.pads;
   const flipped = t.op('Slice', [w.key, t.i64([-1, -1]), t.i64([-kh - 1, -kw - 1]), t.i64([2, 3]), t.i64([-1, -1])]);
   const g = geo.group;
-  // [O, C/g, kh, kw] → [C, O/g, kh, kw]: within each group, swap the in and out channel axes.
+  // [O, C/g, kh, kw] → [C, O/g, kh, kw]: within each group, swap the in and out channel axes
+  // (nothing to swap for a plain depthwise conv, one channel in and out per group).
   const kernel =
-    g === 1
-      ? t.op('Transpose', [flipped], { perm: [1, 0, 2, 3] })
-      : geo.cout === g && geo.cin === g
-        ? flipped
-        : t.op('Reshape', [t.op('Transpose', [t.op('Reshape', [flipped, t.i64([g, geo.cout / g, geo.cin / g, kh, kw])])], { perm: [0, 2, 1, 3, 4] }), t.i64([geo.cin, geo.cout / g, kh, kw])]);
+    geo.cout === g && geo.cin === g
+      ? flipped
+      : t.op('Reshape', [t.op('Transpose', [t.op('Reshape', [flipped, t.i64([g, geo.cout / g, geo.cin / g, kh, kw])])], { perm: [0, 2, 1, 3, 4] }), t.i64([geo.cin, geo.cout / g, kh, kw])]);
   return t.op('Conv', [dy, kernel], { kernel_shape: geo.k, strides: [1, 1], pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr], group: g, dilations: [1, 1] });
 }
 
@@ -97,7 +99,7 @@ function useIm2col(geo: ConvGeom): boolean {
  * took 1.6× the forward conv, and this ~10% less step time at batch 32 (bench:ort-profile).
  * Costs kh·kw copies of x, hence {@link IM2COL_MAX}.
  */
-function filterGradIm2col(t: Tape, x: string, dy: string, geo: ConvGeom): string {
+function filterGradIm2col(t: Tape, x: string, dyRows: string, geo: ConvGeom): string {
   const [pt, pl, pb, pr] = geo.pads;
   const xc = t.op('Transpose', [x], { perm: [1, 0, 2, 3] }); // [C, N, H, W]
   const xp = geo.pads.some((p) => p !== 0) ? t.op('Pad', [xc, t.i64([0, 0, pt, pl, 0, 0, pb, pr])], { mode: 'constant' }) : xc;
@@ -110,7 +112,7 @@ function filterGradIm2col(t: Tape, x: string, dy: string, geo: ConvGeom): string
     }
   }
   const cols = t.op('Reshape', [t.op('Concat', windows, { axis: 1 }), t.i64([geo.cin * geo.k[0] * geo.k[1], -1])]); // [C·K, N·Ho·Wo]
-  const dw = t.op('Gemm', [channelsFirst(t, dy, geo.cout), cols], { transB: 1 });
+  const dw = t.op('Gemm', [dyRows, cols], { transB: 1 });
   return t.op('Reshape', [dw, t.i64([geo.cout, geo.cin, geo.k[0], geo.k[1]])]);
 }
 

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { cfAxis, samePads } from '../onnx-ops.js';
+import { cfAxis, normalizationAffine, samePads } from '../onnx-ops.js';
 import { applyActivation, clip, leakyRelu } from './activations.js';
 import { conv, type ConvGeom } from './conv.js';
 import { storedShape, type Tape, type TVal, unsupported } from './tape.js';
@@ -106,10 +106,11 @@ const batchNorm: TrainConverter = (t, layer, [input], shape) => {
   const affine = (v: string, k: string, d: string): string => t.op('BatchNormalization', [v, k, d, t.f(new Array<number>(n).fill(0), [n]), t.f(new Array<number>(n).fill(1), [n])], { epsilon: 0 });
   const training = t.mode === 'train' && !t.bnInference && !t.frozenLayers.has(layer.name);
   const grad = t.needs([x], [gamma, beta]);
+  // Values per channel (batch × space): turns means into sums and back.
+  const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
   const [mean, variance] = training
     ? (() => {
         const mu = flat(t.op('ReduceMean', [x.name], { axes, keepdims: 1 }));
-        const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
         const ex2 = t.op('Div', [flat(t.op('ReduceSumSquare', [x.name], { axes, keepdims: 1 })), count]);
         return [mu, t.op('Relu', [t.op('Sub', [ex2, t.op('Mul', [mu, mu])])])];
       })()
@@ -125,22 +126,20 @@ const batchNorm: TrainConverter = (t, layer, [input], shape) => {
     t.statUpdates.set(mv.key, ema(mv.key, variance));
   }
   return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
-    const count = t.op('Div', [t.op('Cast', [t.op('Size', [x.name])], { to: 1 }), t.f(n)]);
-    const sumDy = () => t.op('Mul', [flat(t.op('ReduceMean', [dy], { axes, keepdims: 1 })), count]);
-    const meanDyX = () => flat(t.op('ReduceMean', [t.op('Mul', [dy, x.name])], { axes, keepdims: 1 }));
+    // mean(dy) and m = s·(mean(dy·x) − μ·mean(dy)) = mean(dy·x̂), built only when used.
+    let meanDy: string | undefined;
+    const meanDyOnce = () => (meanDy ??= flat(t.op('ReduceMean', [dy], { axes, keepdims: 1 })));
+    const m = () => t.op('Mul', [s, t.op('Sub', [flat(t.op('ReduceMean', [t.op('Mul', [dy, x.name])], { axes, keepdims: 1 })), t.op('Mul', [mean, meanDyOnce()])])]);
+    t.paramGrad(beta, () => t.op('Mul', [meanDyOnce(), count]));
     if (!training) {
-      // dγ = Σ dy·(x − μ)·s = count·s·(mean(dy·x) − μ·mean(dy))
-      t.paramGrad(beta, sumDy);
-      t.paramGrad(gamma, () => t.op('Mul', [t.op('Sub', [t.op('Mul', [meanDyX(), count]), t.op('Mul', [sumDy(), mean])]), s]));
+      t.paramGrad(gamma, () => t.op('Mul', [m(), count]));
       return [x.grad ? t.op('Mul', [dy, bc(scale)]) : null];
     }
-    const meanDy = flat(t.op('ReduceMean', [dy], { axes, keepdims: 1 }));
-    const m = t.op('Mul', [s, t.op('Sub', [meanDyX(), t.op('Mul', [mean, meanDy])])]);
-    t.paramGrad(beta, () => t.op('Mul', [meanDy, count]));
-    t.paramGrad(gamma, () => t.op('Mul', [m, count]));
+    const mt = m();
+    t.paramGrad(gamma, () => t.op('Mul', [mt, count]));
     if (!x.grad) return [null];
-    const k2 = t.op('Neg', [t.op('Mul', [t.op('Mul', [scale, s]), m])]);
-    const k3 = t.op('Neg', [t.op('Add', [t.op('Mul', [scale, meanDy]), t.op('Mul', [k2, mean])])]);
+    const k2 = t.op('Neg', [t.op('Mul', [t.op('Mul', [scale, s]), mt])]);
+    const k3 = t.op('Neg', [t.op('Add', [t.op('Mul', [scale, meanDyOnce()]), t.op('Mul', [k2, mean])])]);
     return [t.op('Add', [t.op('Mul', [dy, bc(scale)]), affine(x.name, k2, k3)])];
   });
 };
@@ -308,7 +307,7 @@ const dropout: TrainConverter = (t, layer, [x]) => {
   let dims = full;
   if (c.noiseShape != null) {
     const ns = (c.noiseShape as Array<number | null>).map((d, i) => (d == null ? x.shape[i] : d));
-    const ok = ns.length === x.shape.length && ns.every((d, i) => d === 1 || d === x.shape[i] || (i === 0 && d == null));
+    const ok = ns.length === x.shape.length && ns.every((d, i) => d === 1 || d === x.shape[i]);
     if (!ok) unsupported(layer, `noiseShape ${JSON.stringify(c.noiseShape)} (each axis must be 1 or the input's size)`);
     const stored = storedShape({ ...x, shape: ns });
     dims = full.map((d, i) => (stored[i] === 1 ? 1 : d));
@@ -352,19 +351,11 @@ const normalization: TrainConverter = (t, layer, [x]) => {
   const c = cfg(layer);
   const axis = c.axis == null ? -1 : Array.isArray(c.axis) ? (c.axis as number[])[0] : (c.axis as number);
   if (axis !== -1 && axis !== x.shape.length - 1) unsupported(layer, `axis ${JSON.stringify(c.axis)} (only the last axis)`);
-  const read = (n: string): Float32Array => {
-    const w = (layer as unknown as Record<string, tf.LayerVariable | undefined>)[n];
-    if (!w) unsupported(layer, `no "${n}" weight`);
-    return w.read().dataSync() as Float32Array;
-  };
-  const mean = read('mean');
-  const inv = Float32Array.from(read('variance'), (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
-  return fixedAffine(t, layer, x, inv, Float32Array.from(mean, (m, i) => -m * inv[i]));
+  const { mean, invStd } = normalizationAffine(layer);
+  return fixedAffine(t, layer, x, invStd, Float32Array.from(mean, (m, i) => -m * invStd[i]));
 };
 
 const channelScale: TrainConverter = (t, layer, [x]) => fixedAffine(t, layer, x, cfg(layer).scale as number[], 0);
-
-const identity: TrainConverter = (_t, _layer, [x]) => x;
 
 /** TF.js class name → training converter. Anything else raises E_ORT_TRAIN_UNSUPPORTED. */
 export const TRAIN_CONVERTERS: Record<string, TrainConverter> = {
