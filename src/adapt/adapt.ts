@@ -3,6 +3,7 @@ import path from 'node:path';
 import { GraftError } from '../errors.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { saveModelDir } from '../pipeline/model-dir.js';
+import { checkModelOut } from '../io/out-target.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import type { FeatureSet } from '../pipeline/sources.js';
 import type { DatasetItem } from '../data/dataset.js';
@@ -21,6 +22,8 @@ export interface AdaptOptions {
   method: AdaptMethod;
   /** Output model directory. */
   out: string;
+  /** Replace Graft's own earlier model directory at `out` (never anything else). */
+  force?: boolean;
   /** Labelled source images (class sub-folders). Default: graft.json's dataset.root. */
   source?: string;
   seed?: number;
@@ -72,6 +75,8 @@ export async function adaptModel(modelDir: string, o: AdaptOptions): Promise<Ada
   if (path.resolve(o.out) === path.resolve(modelDir)) {
     throw new GraftError('E_ADAPT_OUT', `The adapted model must go to a new directory; --out equals the source model (${modelDir}).`, 'Pass another --out folder.');
   }
+  const protect = [modelDir, o.target, o.source];
+  checkModelOut(o.out, { force: o.force, protect });
   const say = (message: string, type: 'stage' | 'info' = 'info') => o.onEvent?.({ type, message });
   const seed = o.seed ?? 42;
   const ctx = await loadAdaptContext(modelDir);
@@ -160,6 +165,8 @@ export async function adaptModel(modelDir: string, o: AdaptOptions): Promise<Ada
     await saveModelDir(o.out, {
       model,
       manifest,
+      force: o.force,
+      protect: [...protect, src?.root],
       evaluation,
       evalPaths: afterSource?.paths,
       writeOnnx: true,

@@ -33,6 +33,7 @@ export function registerAdapt(program: Command): void {
     .option('--bottleneck <n>', 'dann: units of the trainable bottleneck', num)
     .option('--domain-weight <w>', 'dann: weight of the reversed domain gradient', num)
     .option('--cache-dir <dir>', 'feature / ONNX cache folder')
+    .option('--force', "replace Graft's own earlier output at --out (never anything else)")
     .option('--json', 'print the adaptation record as JSON')
     .action(async (modelDir: string, o: Record<string, string | number | boolean | undefined>) => {
       const method = String(o.method) as AdaptMethod;
@@ -42,6 +43,7 @@ export function registerAdapt(program: Command): void {
         target: String(o.target),
         method,
         out: String(o.out),
+        force: Boolean(o.force),
         source: o.source as string | undefined,
         seed: n('seed'),
         maxSource: n('maxSource'),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import fs from 'node:fs';
+import { atomicWrite } from '../io/atomic.js';
+import { checkFileOut } from '../io/out-target.js';
 import { GraftError } from '../errors.js';
 import type { CurveMethod } from '../pipeline/curve.js';
 
@@ -35,9 +36,11 @@ export function registerCurve(program: Command): void {
     .option('--k <n>', 'neighbours of the kNN head', int('k'), 5)
     .option('--cache-dir <dir>', 'feature/ONNX cache folder')
     .option('--out <file>', 'write the HTML plot here', 'curve.html')
+    .option('--force', "replace Graft's own earlier plot at --out (never anything else)")
     .option('--json', 'print the full result as JSON on stdout')
     .option('--quiet', 'no progress lines')
     .action(async (train: string, f: Record<string, unknown>) => {
+      checkFileOut(String(f.out), { force: Boolean(f.force), protect: [train, String(f.test)] });
       const methods = String(f.methods).split(',').map((s) => s.trim()) as CurveMethod[];
       const { learningCurve, parseBudgets } = await import('../pipeline/curve.js');
       const { renderCurveHtml } = await import('../pipeline/curve-html.js');
@@ -59,7 +62,7 @@ export function registerCurve(program: Command): void {
         cacheDir: f.cacheDir as string | undefined,
         onEvent: f.quiet ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       });
-      fs.writeFileSync(String(f.out), renderCurveHtml(r));
+      await atomicWrite(String(f.out), renderCurveHtml(r));
       if (f.json) {
         process.stdout.write(JSON.stringify(r) + '\n');
         return;

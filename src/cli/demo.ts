@@ -8,7 +8,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('train a real classifier on the bundled Fashion-MNIST sample with the embedded MobileNetV2, and the same from scratch')
-    .option('--out <dir>', 'model directory to write', 'graft-demo-model')
+    .option('--out <dir>', "model directory to write (replaces the demo's own earlier output, never anything else)", 'graft-demo-model')
     .option('--epochs <n>', 'head epochs', (v) => Number(v), 15)
     .option('--scratch-epochs <n>', 'epochs of the from-scratch baseline', (v) => Number(v), 8)
     .option('--no-scratch', 'skip the from-scratch baseline')

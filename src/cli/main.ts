@@ -41,7 +41,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     await buildCli().parseAsync(argv);
   } catch (e) {
     if (isGraftError(e)) {
-      process.stderr.write(`graft: ${e.message}\n`);
+      process.stderr.write(`graft: ${e.code}: ${e.message}\n`);
       process.exitCode = 2;
       return;
     }

@@ -44,6 +44,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--no-onnx', 'do not write model.onnx')
     .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')
     .option('--config <file>', 'read options from a JSON or YAML file (flags override it)')
+    .option('--force', "replace Graft's own earlier output at --out (never anything else)")
     .option('--quiet', 'no progress output');
 }
 

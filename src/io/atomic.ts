@@ -48,7 +48,10 @@ export function atomicWriteSync(target: string, data: string | Uint8Array): void
 export async function withStagedDir<T>(target: string, fill: (staging: string) => Promise<T>): Promise<T> {
   const parent = path.dirname(path.resolve(target));
   fs.mkdirSync(parent, { recursive: true });
-  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.staging-`));
+  // mkdir (not mkdtemp, which makes it 0700) so the directory gets the umask's mode like any
+  // other file: a server running as another user must be able to read a model directory.
+  const staging = path.join(parent, `.${path.basename(target)}.staging-${crypto.randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(staging);
   try {
     const r = await fill(staging);
     if (fs.existsSync(target)) {

@@ -1,3 +1,4 @@
+import { GRAFT_FILE_MARKER } from '../io/out-target.js';
 import { esc, lineChart, type Series } from '../evaluate/report/charts.js';
 import type { CurveResult } from './curve.js';
 
@@ -52,6 +53,7 @@ export function renderCurveHtml(r: CurveResult, title = 'Learning curves'): stri
     })
     .join('\n');
   return `<!doctype html>
+<!-- ${GRAFT_FILE_MARKER} -->
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th:first-child{text-align:left}small{color:#666}</style>
 </head><body>

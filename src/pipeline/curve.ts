@@ -355,6 +355,7 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
               val: valManifest,
               test: testManifest,
               out: path.join(work, `model-${m}`),
+              force: true, // the curve's own scratch folder, rewritten per run
               backbone,
               weights: m === 'scratch' ? 'none' : weights,
               epochs: ep(m === 'scratch' ? scratchEpochs : epochs),

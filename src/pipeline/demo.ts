@@ -26,7 +26,7 @@ export interface DemoResult {
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t = await trainClassifier(
-    { data: o.data, out: o.out, backbone: 'mobilenet_v2', weights: 'nsfwjs', epochs: o.epochs, lr: 1e-2, batchSize: 32, seed: 42, quiet: false },
+    { data: o.data, out: o.out, backbone: 'mobilenet_v2', weights: 'nsfwjs', epochs: o.epochs, lr: 1e-2, batchSize: 32, seed: 42, quiet: false, force: true },
     o.onEvent,
   );
   const transfer = { accuracy: Number(t.manifest.metrics.accuracy), seconds: t.seconds };

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadDataset, alignClasses } from '../data/dataset.js';
 import { evaluateProbs } from '../evaluate/metrics.js';
 import { atomicWrite } from '../io/atomic.js';
+import { checkFileOut } from '../io/out-target.js';
 import { Classifier } from './predict.js';
 import { buildReport } from './model-dir.js';
 import { loadModelDir } from './model-dir.js';
@@ -28,7 +29,8 @@ export interface EvalResult {
  * const r = await evaluateModelDir('my-model', 'photos/test');
  * console.log(r.accuracy, r.perClass);
  */
-export async function evaluateModelDir(modelDir: string, data: string, opts: { report?: string } = {}): Promise<EvalResult> {
+export async function evaluateModelDir(modelDir: string, data: string, opts: { report?: string; force?: boolean } = {}): Promise<EvalResult> {
+  if (opts.report) checkFileOut(opts.report, { force: opts.force, protect: [modelDir, data], flag: '--report' });
   const clf = await Classifier.load(modelDir);
   try {
     const ds = alignClasses(loadDataset(data, { minClasses: 1 }), clf.classes, 'evaluation');

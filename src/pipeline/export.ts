@@ -3,6 +3,7 @@ import path from 'node:path';
 import { GraftError } from '../errors.js';
 import { readManifest } from '../io/manifest.js';
 import { atomicWrite } from '../io/atomic.js';
+import { checkModelOut } from '../io/out-target.js';
 import { exportOnnx } from '../engine/onnx-export.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { loadModelDir } from './model-dir.js';
@@ -15,11 +16,22 @@ import { loadModelDir } from './model-dir.js';
  * @example
  * await exportModelDir('my-model', 'onnx', 'web/model');
  */
-export async function exportModelDir(modelDir: string, format: 'tfjs' | 'onnx', out: string): Promise<string[]> {
+export async function exportModelDir(modelDir: string, format: 'tfjs' | 'onnx', out: string, opts: { force?: boolean } = {}): Promise<string[]> {
   if (format !== 'tfjs' && format !== 'onnx') {
     throw new GraftError('E_EXPORT_FORMAT', `Unknown export format. Received: format=${String(format)}.`, 'Should be one of: tfjs, onnx.');
   }
   const manifest = readManifest(modelDir);
+  // Into the model directory itself (adds or rewrites its own artifact), or a folder that is new,
+  // empty or Graft's own; there, replacing an earlier export's file takes --force (adding one,
+  // e.g. model.onnx beside a TF.js export, does not).
+  if (path.resolve(out) !== path.resolve(modelDir)) {
+    checkModelOut(out, { force: true });
+    const names = format === 'tfjs' ? ['model.json', 'weights.bin'] : ['model.onnx'];
+    const there = names.filter((n) => fs.existsSync(path.join(out, n)));
+    if (there.length && !opts.force) {
+      throw new GraftError('E_OUT_EXISTS', `--out ${out} already holds an earlier export (${there.join(', ')}).`, 'Pass --force to replace it, or choose a new --out path.');
+    }
+  }
   const { model } = await loadModelDir(modelDir);
   try {
     fs.mkdirSync(out, { recursive: true });

@@ -7,6 +7,7 @@ import { addHead } from '../transfer/head.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
 import { lrFind, lrFindSvg, type LrFindResult } from '../train/lr-find.js';
 import { atomicWrite } from '../io/atomic.js';
+import { checkFileOut } from '../io/out-target.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 import { prepareData, type TrainEvent } from './train.js';
 import { cachedExtract } from './feature-store.js';
@@ -22,6 +23,7 @@ import { featureSource } from './sources.js';
  */
 export async function findLearningRate(raw: TrainOptions, opts: { svg?: string; steps?: number; onEvent?: (e: TrainEvent) => void } = {}): Promise<LrFindResult> {
   const o = parseTrainOptions(raw);
+  if (opts.svg) checkFileOut(opts.svg, { force: o.force, protect: [o.data, o.val, o.test], flag: '--plot' });
   await initTf();
   const data = await prepareData(o);
   const spec = getModelSpec(o.backbone);

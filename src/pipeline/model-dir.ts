@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { withStagedDir, atomicWrite } from '../io/atomic.js';
+import { checkModelOut } from '../io/out-target.js';
 import { fileSaveHandler, fileLoadHandler } from '../io/tfjs-files.js';
 import { readManifest, type GraftManifest } from '../io/manifest.js';
 import { exportOnnx } from '../engine/onnx-export.js';
@@ -27,6 +28,10 @@ export interface SaveInputs {
   onnxBytes?: Uint8Array;
   /** Further files to copy in: name in the model directory → source path. */
   extraFiles?: Record<string, string>;
+  /** Replace Graft's own earlier model directory at `out` (see checkModelOut). */
+  force?: boolean;
+  /** Paths this run reads, never written over. */
+  protect?: (string | undefined)[];
 }
 
 /**
@@ -35,6 +40,7 @@ export interface SaveInputs {
  * report.html.
  */
 export async function saveModelDir(out: string, s: SaveInputs): Promise<void> {
+  checkModelOut(out, { force: s.force, protect: s.protect });
   await withStagedDir(out, async (dir) => {
     await s.model.save(fileSaveHandler(path.join(dir, 'model.json')));
     if (s.writeOnnx !== false) {

@@ -54,6 +54,8 @@ export const trainOptionsSchema = z
     report: z.boolean().default(true),
     onnx: z.boolean().default(true),
     cacheDir: z.string().optional(),
+    /** Replace Graft's own earlier model directory at `out` (never anything else). */
+    force: z.boolean().default(false),
     quiet: z.boolean().default(false),
   })
   .strict();

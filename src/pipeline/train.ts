@@ -17,6 +17,7 @@ import { fit, type Callback, type EpochLogs } from '../train/fit.js';
 import { recomputeBatchNormStats } from '../train/precise-bn.js';
 import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
 import { withStagedDir } from '../io/atomic.js';
+import { checkModelOut, checkCheckpointDir } from '../io/out-target.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
@@ -76,6 +77,11 @@ export interface TrainResult {
 export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent) => void = () => {}): Promise<TrainResult> {
   const o = parseTrainOptions(raw);
   const t0 = Date.now();
+  // Refuse a bad --out before any work: Graft replaces only its own earlier output.
+  const protect = [o.data, o.val, o.test, o.backbone, o.weights];
+  checkModelOut(o.out, { force: o.force, protect });
+  const ckptDir = `${path.resolve(o.out)}.checkpoint`;
+  checkCheckpointDir(ckptDir);
   await initTf();
   const say = (message: string, type: TrainEvent['type'] = 'info') => onEvent({ type, message });
   const enginesUsed: string[] = [];
@@ -179,7 +185,6 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   // While training, a sibling folder holds the per-epoch checkpoint (the whole TF.js model,
   // swapped in atomically) and the JSON-lines metric log; on success the log moves into the
   // model directory and the checkpoint folder is removed.
-  const ckptDir = `${path.resolve(o.out)}.checkpoint`;
   fs.mkdirSync(ckptDir, { recursive: true });
   const logFile = path.join(ckptDir, 'train-log.jsonl');
   fs.rmSync(logFile, { force: true });
@@ -364,7 +369,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
       adaptation: [],
       files: { tfjs: 'model.json', tfjsInput: 'image', onnx: o.onnx ? 'model.onnx' : undefined, report: o.report ? 'report.html' : undefined },
     };
-    const inputs: SaveInputs = { model: full, manifest, evaluation, history: histories, evalPaths: evalFeatures.paths, writeOnnx: o.onnx, writeReport: o.report };
+    const inputs: SaveInputs = { model: full, manifest, evaluation, history: histories, evalPaths: evalFeatures.paths, writeOnnx: o.onnx, writeReport: o.report, force: o.force, protect };
     if (onnxH) {
       // model.json holds the head only (its input is the backbone's features); model.onnx is the
       // whole pipeline: preprocessing, the user's backbone, the head.

@@ -74,6 +74,46 @@ test('graft train → predict → eval → export from the command line', () => 
   const ex = graft(['export', out, '--format', 'onnx', '--out', x]);
   assert.equal(ex.code, 0, ex.stderr);
   assert.ok(fs.existsSync(path.join(x, 'model.onnx')));
+  const again = graft(['export', out, '--format', 'onnx', '--out', x]);
+  assert.equal(again.code, 2, 'an earlier export is replaced only with --force');
+  assert.match(again.stderr, /E_OUT_EXISTS: .*already holds an earlier export \(model\.onnx\)[\s\S]*--force/);
+  assert.equal(graft(['export', out, '--format', 'onnx', '--out', x, '--force']).code, 0);
+
+  // Training again into the same --out: refused without --force, the earlier model untouched.
+  const before = fs.readFileSync(path.join(out, 'graft.json'), 'utf8');
+  const re = graft(['train', ds.root, '--out', out, '--quiet']);
+  assert.equal(re.code, 2);
+  assert.match(re.stderr, /already holds a Graft model/);
+  assert.equal(fs.readFileSync(path.join(out, 'graft.json'), 'utf8'), before);
+});
+
+test('graft train/export/curve/eval never overwrite what the user owns (--out safety)', () => {
+  const root = tmpDir('graft-owned-');
+  const thesis = path.join(root, 'thesis.txt');
+  fs.writeFileSync(thesis, 'four years of work');
+  const docs = path.join(root, 'Documents');
+  fs.mkdirSync(docs);
+  fs.writeFileSync(path.join(docs, 'taxes-2025.txt'), 'numbers');
+  const images = (): string[] => fs.readdirSync(ds.train, { recursive: true }).map(String).sort();
+  const had = images();
+  const cases: [string[], RegExp][] = [
+    [['train', ds.root, '--out', thesis, '--force'], /thesis\.txt is an existing file/],
+    [['train', ds.root, '--out', ds.root, '--force'], /E_OUT_PROTECTED/],
+    [['train', ds.root, '--out', path.join(ds.train, 'model')], /E_OUT_PROTECTED: .*lies inside/],
+    [['train', ds.root, '--out', docs, '--force'], /Documents is not empty and holds no Graft model \(found: taxes-2025\.txt\)/],
+    [['export', out, '--format', 'tfjs', '--out', docs, '--force'], /holds no Graft model/],
+    [['curve', ds.train, '--test', ds.test, '--out', thesis, '--force'], /Graft did not write/],
+    [['eval', out, ds.test, '--report', thesis, '--force'], /Graft did not write/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = graft(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'a clear error, no stack trace');
+  }
+  assert.equal(fs.readFileSync(thesis, 'utf8'), 'four years of work');
+  assert.deepEqual(fs.readdirSync(docs), ['taxes-2025.txt']);
+  assert.deepEqual(images(), had, 'no training image touched');
 });
 
 test('graft train: invalid options are listed with their path and value', () => {

@@ -1,3 +1,4 @@
+import { GRAFT_FILE_MARKER } from '../../io/out-target.js';
 /**
  * Tiny self-contained SVG line charts (no fonts, scripts or URLs), used by the HTML report and
  * by `lrFindSvg`.
@@ -91,6 +92,7 @@ export function lineChart(series: Series[], o: LineChartOptions = {}): string {
   const parts: string[] = [];
   const ns = o.standalone ? ' xmlns="http://www.w3.org/2000/svg"' : '';
   parts.push(`<svg${ns} viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="11" role="img" aria-label="${esc(o.title ?? 'chart')}">`);
+  if (o.standalone) parts.push(`<!-- ${GRAFT_FILE_MARKER} -->`);
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   if (o.title) parts.push(`<text x="${m.l}" y="18" font-size="13" font-weight="600" fill="#111">${esc(o.title)}</text>`);
   // Grid and y ticks.

@@ -1,3 +1,4 @@
+import { GRAFT_FILE_MARKER } from '../../io/out-target.js';
 import { esc, lineChart, type Series } from './charts.js';
 import { REPORT_CSS } from './style.js';
 import type { ReportData, ReportExample, ReportImage } from './types.js';
@@ -212,6 +213,7 @@ export function renderReport(d: ReportData): string {
     ? '<div class="banner">SAMPLE REPORT — built from synthetic data to check the layout. None of these numbers are real results.</div>'
     : '';
   return `<!doctype html>
+<!-- ${GRAFT_FILE_MARKER} -->
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title><style>${REPORT_CSS}</style></head>
 <body><main>
