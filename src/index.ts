@@ -1,6 +1,9 @@
 /**
  * Graft's public surface. Everything the CLI does is reachable from here.
  *
+ * The list of exported names is pinned by test/index.test.ts: adding or removing one is a
+ * deliberate edit of that list. Helpers used only inside Graft are imported from their modules.
+ *
  * @example
  * import { createModel, cutModel, addHead, freeze, trainClassifier } from 'graft';
  *
@@ -13,11 +16,8 @@
  * // Or the whole workflow on a folder of images:
  * const r = await trainClassifier({ data: 'photos/', out: 'my-model', epochs: 5 });
  */
-export { GraftError, isGraftError } from './errors.js';
-export { env, refreshEnv, type GraftEnv } from './env.js';
-export { initTf, type TfBackendName } from './engine/backend.js';
 
-// Model zoo
+// ── Model zoo & weights ──────────────────────────────────────────────────────────────────────
 export {
   registerModel,
   listModels,
@@ -34,8 +34,6 @@ export {
   type ZooOptions,
   type CreatedModel,
 } from './zoo/index.js';
-
-// Weights
 export {
   applyWeights,
   readKerasH5,
@@ -43,19 +41,31 @@ export {
   saveModelAsKerasH5,
   loadKerasWeightsByName,
   loadWeightsByName,
+  loadTfjsWeightsByName,
   fetchWeights,
   IMAGENET_WEIGHTS,
   imagenetWeightFile,
-  loadTfjsWeightsByName,
   type LoadedWeightsInfo,
 } from './weights/index.js';
 
-// Frozen inference on onnxruntime
-export { exportOnnx, type ExportOptions } from './engine/onnx-export.js';
-export { FrozenBackbone, createSession } from './engine/ort.js';
-export { registerWasmGradKernels } from './engine/wasm-grads.js';
+// ── Transfer: cut, freeze, new head ──────────────────────────────────────────────────────────
+export {
+  resolveCut,
+  cutModel,
+  splitAt,
+  addHead,
+  freeze,
+  unfreezeTopBlocks,
+  setBatchNormInference,
+  trainableLayerNames,
+  buildTransferModel,
+  type HeadOptions,
+  type Split,
+} from './transfer/index.js';
+// Few-shot heads computed from embeddings (no gradient steps).
+export { fewShotHead, buildHeadModel, headOnlyModel, prototypeHead, knnHead } from './heads/index.js';
 
-// Data
+// ── Data ─────────────────────────────────────────────────────────────────────────────────────
 export {
   decodeImage,
   loadDataset,
@@ -73,50 +83,79 @@ export {
   type AugmentConfig,
 } from './data/index.js';
 
-// Model surgery
-export {
-  resolveCut,
-  cutModel,
-  splitAt,
-  addHead,
-  freeze,
-  unfreezeTopBlocks,
-  setBatchNormInference,
-  trainableLayerNames,
-  buildTransferModel,
-  type HeadOptions,
-  type Split,
-} from './transfer/index.js';
-
-// Training
+// ── Training loop & callbacks ────────────────────────────────────────────────────────────────
 export type { TrainingEngine, EngineFactory, EngineOptions, OptimizerConfig, ParamGroup, StepBatch } from './train/engine.js';
-export { createTfjsEngine } from './train/tfjs-engine.js';
 export { fit, type BatchSource, type Callback, type History, type EpochLogs } from './train/fit.js';
 export { constant, cosine, oneCycle, type Schedule } from './train/schedules.js';
 export { progressBar, earlyStopping, checkpoint, jsonlLogger, callbackFromFns } from './train/callbacks/index.js';
 export { lrFind, lrFindSvg, type LrFindResult } from './train/lr-find.js';
+export { recomputeBatchNormStats } from './train/precise-bn.js';
 
-// Evaluation
+// ── Engines & runtime settings ───────────────────────────────────────────────────────────────
+export { env, refreshEnv, type GraftEnv } from './env.js';
+export { initTf, type TfBackendName } from './engine/backend.js';
+export { createTfjsEngine } from './train/tfjs-engine.js';
+export { createOrtEngine } from './engine/ort-train/index.js';
+// Frozen inference on onnxruntime.
+export { FrozenBackbone } from './engine/ort.js';
+export { exportOnnx, type ExportOptions } from './engine/onnx-export.js';
+
+// ── Workflow verbs (what the CLI calls) ──────────────────────────────────────────────────────
+// train
+export { trainClassifier, type TrainResult, type TrainEvent } from './pipeline/train.js';
+export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './pipeline/options.js';
+// predict
+export { Classifier, type Prediction } from './pipeline/predict.js';
+// evaluate
+export { evaluateModelDir, type EvalResult } from './pipeline/evaluate.js';
+// export
+export { exportModelDir } from './pipeline/export.js';
+// embed
+export { embedImages, type EmbedResult } from './pipeline/embed.js';
+// adapt (unsupervised domain adaptation) and shift (is there a distribution shift between two
+// folders?); named from the adapt/ barrel, not `export *`, so its helpers stay internal.
+export {
+  adaptModel,
+  ADAPT_METHODS,
+  adaBn,
+  coralFold,
+  pseudoLabel,
+  dann,
+  shiftReport,
+  mmdPermutationTest,
+  domainClassifierAccuracy,
+  type AdaptMethod,
+  type AdaptOptions,
+  type AdaptResult,
+  type AdaBnMode,
+  type AdaBnOptions,
+  type AdaBnResult,
+  type BnStats,
+  type CoralOptions,
+  type CoralResult,
+  type PseudoLabelOptions,
+  type PseudoLabelRound,
+  type DannOptions,
+  type DannResult,
+  type ConfidenceStats,
+  type ShiftOptions,
+  type ShiftReport,
+  type ShiftVerdict,
+} from './adapt/index.js';
+// curve (learning curves)
+export { learningCurve } from './pipeline/curve.js';
+// lr-find
+export { findLearningRate } from './pipeline/lr-find.js';
+
+// ── Evaluation & reports ─────────────────────────────────────────────────────────────────────
 export { evaluateProbs, type Evaluation } from './evaluate/metrics.js';
 export { renderReport, type ReportData } from './evaluate/report/index.js';
 
-// The workflow (what the CLI verbs call)
-export { trainClassifier, prepareData, type TrainResult, type TrainEvent } from './pipeline/train.js';
-export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './pipeline/options.js';
-export { Classifier, type Prediction } from './pipeline/predict.js';
-export { evaluateModelDir, type EvalResult } from './pipeline/evaluate.js';
-export { exportModelDir } from './pipeline/export.js';
-export { embedImages, type EmbedResult } from './pipeline/embed.js';
-export { findLearningRate } from './pipeline/lr-find.js';
+// ── IO: model directories, graft.json, TF.js files ───────────────────────────────────────────
 export { saveModelDir, loadModelDir } from './pipeline/model-dir.js';
+export { isGraftModelDir } from './pipeline/chain.js';
 export { readManifest, manifestSchema, type GraftManifest } from './io/manifest.js';
 export { fileSaveHandler, fileLoadHandler } from './io/tfjs-files.js';
-export { atomicWrite } from './io/atomic.js';
-export * from './adapt/index.js';
-export { fewShotHead, buildHeadModel, headOnlyModel, prototypeHead, knnHead } from './heads/index.js';
-export { learningCurve } from './pipeline/curve.js';
-export { resolveGraftBackbone, isGraftModelDir } from './pipeline/chain.js';
-export { createOrtEngine } from './engine/ort-train/index.js';
-export { recomputeBatchNormStats } from './train/precise-bn.js';
-export { chainOnnx } from './engine/onnx-compose.js';
-export { seedWeights } from './transfer/seed.js';
+
+// ── Errors ───────────────────────────────────────────────────────────────────────────────────
+export { GraftError, isGraftError } from './errors.js';

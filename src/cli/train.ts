@@ -2,34 +2,41 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { TrainEvent } from '../pipeline/train.js';
 import { parseTrainOptions, readConfigFile } from '../pipeline/options.js';
+import { trainChoices } from './schema-choices.js';
 import { terminalProgress } from './progress.js';
 
 const num = (v: string) => Number(v);
 const intList = (v: string) => v.split(',').filter(Boolean).map(Number);
 
-/** Options shared by `train` and `lr-find`. */
+/**
+ * Options shared by `train` and `lr-find`: one flag per key of `trainOptionsSchema` (except `data`,
+ * the positional argument, and `out`, which each command adds itself) plus `--config`. Every
+ * `.choices()` comes from the schema's enums; test/cli/flags.test.ts checks the mapping both ways.
+ */
 export function addTrainOptions(cmd: Command): Command {
   return cmd
     .option('--backbone <name>', 'architecture from `graft models`, a Graft model directory (chained transfer), or a .onnx file (frozen)', undefined)
     .option('--weights <src>', "imagenet | nsfwjs | none | path (.h5, model.json) | https:// URL")
     .option('--cut <layer>', "layer or block to cut the backbone at (default: its feature layer)")
+    .addOption(new Option('--preprocess <mode>', "pixel preprocessing for a .onnx backbone (default 'torch') or weights that do not set their own").choices(trainChoices('preprocess')))
     .option('--epochs <n>', 'epochs of head training', num)
     .option('--batch-size <n>', 'batch size', num)
     .option('--lr <rate>', 'learning rate (peak rate for one-cycle)', num)
-    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['adam', 'sgd', 'adamw']))
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(trainChoices('optimizer')))
     .option('--momentum <m>', 'SGD momentum', num)
     .option('--weight-decay <wd>', 'weight decay', num)
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine', 'one-cycle']))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(trainChoices('schedule')))
     .option('--label-smoothing <e>', 'label smoothing', num)
-    .addOption(new Option('--class-weights <mode>', 'loss weights for imbalanced folders').choices(['balanced', 'none']))
-    .addOption(new Option('--head <kind>', 'dense (trained), or prototype / knn (computed from embeddings, instant few-shot)').choices(['dense', 'prototype', 'knn']))
+    .addOption(new Option('--class-weights <mode>', 'loss weights for imbalanced folders').choices(trainChoices('classWeights')))
+    .addOption(new Option('--head <kind>', 'dense (trained), or prototype / knn (computed from embeddings, instant few-shot)').choices(trainChoices('head')))
     .option('--k <n>', 'neighbours of the knn head', num)
     .option('--hidden <units>', 'hidden Dense layers of the head, e.g. 256 or 512,128', intList)
     .option('--dropout <p>', 'dropout before the classifier', num)
-    .addOption(new Option('--pooling <p>', 'pooling of the feature map').choices(['avg', 'max']))
+    .addOption(new Option('--pooling <p>', 'pooling of the feature map').choices(trainChoices('pooling')))
     .option('--fine-tune-blocks <n|all>', 'then unfreeze the top N named blocks, or all of the network (fine-tune recipe)', (v: string) => (v === 'all' ? 'all' : Number(v)))
     .option('--fine-tune-epochs <n>', 'epochs of the fine-tune stage (default: half of --epochs)', num)
     .option('--lr-decay <f>', 'discriminative rate ratio between successive blocks', num)
+    .option('--fine-tune-lr-factor <f>', 'learning rate of the fine-tune stage, as a fraction of --lr', num)
     .option('--augment', 'training augmentation (flip, crop, rotation, colour)')
     .option('--seed <s>', 'random seed', num)
     .option('--val-split <f>', 'fraction held out for validation', num)
@@ -39,7 +46,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--early-stopping <patience>', 'stop when validation loss stalls (restores best weights)', num)
     .option('--train-bn-stats', 'keep training BatchNormalization statistics of unfrozen layers')
     .option('--micro-batch <n>', 'split batches for gradient accumulation (memory)', num)
-    .addOption(new Option('--engine <name>', 'training engine: onnxruntime training graphs, or TF.js wasm').choices(['ort', 'tfjs']))
+    .addOption(new Option('--engine <name>', 'training engine: onnxruntime training graphs, or TF.js wasm').choices(trainChoices('engine')))
     .option('--no-report', 'do not write report.html')
     .option('--no-onnx', 'do not write model.onnx')
     .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')

@@ -6,7 +6,8 @@ import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js
 import type { ResolvedTrainOptions } from './options.js';
 
 // The pieces of the training recipe that are policy, not plumbing: class weights, schedules, the
-// fine-tune cut and discriminative learning rates, engine options, trainable flags.
+// fine-tune cut and discriminative learning rates, engine options. Freezing goes through
+// transfer/freeze.ts alone.
 
 export function classWeights(labels: ArrayLike<number>, k: number): number[] {
   const counts = new Array(k).fill(0);
@@ -85,8 +86,4 @@ export function engineOptions(o: ResolvedTrainOptions, labels: Int32Array, class
     trainBatchNormStats: o.trainBnStats,
     seed: o.seed,
   };
-}
-
-export function setTrainable(model: tf.LayersModel, pred: (name: string) => boolean): void {
-  for (const l of model.layers) l.trainable = pred(l.name);
 }

@@ -1,0 +1,236 @@
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import { GraftError } from '../errors.js';
+import { initTf } from '../engine/backend.js';
+import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
+import { createModel, getModelSpec } from '../zoo/registry.js';
+import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
+import { cutModel, splitAt } from '../transfer/surgery.js';
+import { HEAD_LAYER_NAMES } from '../transfer/head.js';
+import type { Extractor } from '../pipeline/features.js';
+import type { CacheKey } from '../pipeline/feature-store.js';
+import { isGraftModelDir, resolveGraftBackbone } from '../pipeline/chain.js';
+import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, type OnnxBackboneHandle } from '../pipeline/onnx-train.js';
+
+/** The three kinds of backbone, named as graft.json's `backbone.kind` records them. */
+export type BackboneKind = 'zoo' | 'onnx' | 'graft';
+
+export interface OpenBackboneOptions {
+  /** Zoo weights: 'imagenet' | 'nsfwjs' | 'none' | a file or URL. Default 'nsfwjs'. */
+  weights?: string;
+  /** Where to cut: a zoo layer or block name, or an ONNX value name. A Graft model directory is cut where its head began. */
+  cut?: string;
+  /** ONNX backbones: the preprocessing the network expects (default 'torch'); zoo: overrides the weights' own. */
+  preprocess?: PreprocessMode;
+  /** Square input size; default the weights' (zoo), the graph's (ONNX) or the source model's (Graft). */
+  inputSize?: number;
+  cacheDir?: string;
+  /** Told once, when a frozen graph is first compiled for onnxruntime. */
+  onCompile?: (what: string) => void;
+}
+
+/** Where a backbone's weights come from, as graft.json records it. */
+export interface BackboneWeights {
+  source: string;
+  sha256?: string;
+  file?: string;
+  origin?: string;
+  license?: string;
+}
+
+/** An opened backbone: what every verb needs to extract features or to put a head on it. */
+export interface Backbone {
+  kind: BackboneKind;
+  /** What the user passed (zoo name, .onnx path or model directory). */
+  ref: string;
+  /** Architecture (zoo, Graft model directory) or the ONNX file's name. */
+  name: string;
+  /** The zoo architecture underneath, when known: blocks for fine-tuning and discriminative rates. */
+  spec?: ArchitectureSpec;
+  inputSize: [number, number];
+  preprocess: PreprocessMode;
+  /** Where the features are taken (the head goes after it). */
+  cut: string;
+  weights: BackboneWeights;
+  /**
+   * TF.js: image → activations at `cut` (zoo and Graft kinds). For an ONNX backbone, an identity
+   * model whose input is the ONNX graph's features, so a head can be added the same way.
+   */
+  base: tf.LayersModel;
+  /** The user's ONNX graph (ONNX kind only): for composing the exported pipeline. */
+  onnx?: OnnxBackboneHandle;
+  /** The feature-cache key of activations at `cut`, or at another named point (a fine-tune cut, pooled). */
+  cacheKey(at?: string): CacheKey;
+  /**
+   * Frozen features on onnxruntime, compiled on first use (a warm cache never compiles). `frozen`
+   * is a TF.js prefix of a network built on `base` (default: `base` itself, pooled when `pooling`
+   * is given). ONNX backbones run their own graph (pooled in JS when `pooling` is given).
+   */
+  extractor(o?: { frozen?: tf.LayersModel; pooling?: 'avg' | 'max' }): Extractor;
+  dispose(): void;
+}
+
+/** Which kind `ref` names: an .onnx file, a Graft model directory, else a zoo architecture. */
+export function backboneKind(ref: string): BackboneKind {
+  return isOnnxBackbone(ref) ? 'onnx' : isGraftModelDir(ref) ? 'graft' : 'zoo';
+}
+
+/**
+ * The one place that opens a backbone, of any kind: a zoo architecture with its weights, a
+ * user's ONNX network (frozen only), or an earlier Graft model directory (chained transfer, cut
+ * where its head began). Every verb that needs features or a base for a head comes through here.
+ *
+ * @example
+ * const bb = await openBackbone('mobilenet_v2', { weights: 'nsfwjs' });
+ * const ex = bb.extractor({ pooling: 'avg' });            // 1280-d vectors on onnxruntime
+ * const r = await cachedExtract(ex, items, bb.cacheKey(`${bb.cut}+avgpool`));
+ * bb.dispose();
+ */
+export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Promise<Backbone> {
+  await initTf();
+  const kind = backboneKind(ref);
+  const owned: { dispose(): void }[] = [];
+  const compileNote = (what: string) => o.onCompile?.(what);
+
+  if (kind === 'onnx') {
+    const preprocess = o.preprocess ?? 'torch';
+    const h = await loadOnnxBackbone(ref, { cut: o.cut, preprocess, inputSize: o.inputSize });
+    owned.push(h.backbone);
+    const base = featureInputModel(h.extractor.outputShape);
+    owned.push(base);
+    const key = (at?: string): CacheKey => ({ backbone: 'onnx@graft-exporter', weights: h.sha256, cut: at ?? h.cut, preprocess, size: [h.extractor.inputSize[0], h.extractor.inputSize[1]] });
+    return {
+      kind,
+      ref,
+      name: path.basename(ref),
+      inputSize: [h.extractor.inputSize[0], h.extractor.inputSize[1]],
+      preprocess,
+      cut: h.cut,
+      weights: { source: path.resolve(ref), sha256: h.sha256, file: path.resolve(ref) },
+      base,
+      onnx: h,
+      cacheKey: key,
+      extractor: (e = {}) => (e.pooling ? pooledInJs(h.extractor, e.pooling) : h.extractor),
+      dispose: () => owned.splice(0).forEach((d) => d.dispose()),
+    };
+  }
+
+  let model: tf.LayersModel;
+  let base: tf.LayersModel;
+  let spec: ArchitectureSpec | undefined;
+  let size: [number, number];
+  let preprocess: PreprocessMode;
+  let cut: string;
+  let weights: BackboneWeights;
+  let keyName: string;
+  if (kind === 'graft') {
+    if (o.cut !== undefined) {
+      throw new GraftError('E_BAD_OPTIONS', `A Graft model directory is cut where its head began (graft.json backbone.cut); --cut does not apply. Received: cut=${o.cut} with backbone ${ref}.`, 'Drop --cut, or use the zoo architecture itself as --backbone to cut elsewhere.');
+    }
+    const g = await resolveGraftBackbone(ref);
+    if (g.manifest.files.tfjsInput === 'features') {
+      g.full.dispose();
+      throw new GraftError('E_CHAIN_ONNX', `${ref} was trained on an ONNX backbone; its model.json is a head only and cannot serve as a backbone.`, 'Use that ONNX file itself as --backbone.');
+    }
+    [model, base, spec, size, preprocess, cut] = [g.full, g.model, g.spec, g.inputSize, g.preprocess, g.cut];
+    weights = { source: `graft:${g.dir}`, sha256: g.weightsHash, file: g.dir };
+    keyName = `graft:${g.architecture}`;
+  } else {
+    spec = getModelSpec(ref);
+    size = o.inputSize ? [o.inputSize, o.inputSize] : [spec.defaultInputShape[0], spec.defaultInputShape[1]];
+    const created = await createModel(ref, { includeTop: false, weights: o.weights ?? 'nsfwjs', inputShape: [size[0], size[1], 3], pooling: null });
+    model = created.model;
+    preprocess = created.pretrained?.preprocess ?? o.preprocess ?? spec.defaultPreprocess;
+    cut = o.cut ?? spec.featureLayer;
+    base = cutModel(model, cut, spec);
+    weights = { source: o.weights ?? 'nsfwjs', sha256: created.weights?.sha256, file: created.weights?.file, origin: created.pretrained?.origin, license: created.pretrained?.license };
+    keyName = ref;
+  }
+  owned.push(model);
+  // Random weights have no file hash: the graph's own hash (weights included) keys the cache.
+  let weightsKey: string | undefined = weights.sha256;
+  const key = (at?: string): CacheKey => ({ backbone: `${keyName}@graft-exporter`, weights: (weightsKey ??= layersModelHash(base, { preprocess })), cut: at ?? cut, preprocess, size });
+  const name = kind === 'graft' ? keyName.slice('graft:'.length) : ref;
+  return {
+    kind,
+    ref,
+    name,
+    spec,
+    inputSize: size,
+    preprocess,
+    cut,
+    weights,
+    base,
+    cacheKey: key,
+    extractor: (e = {}) => {
+      const frozen = e.frozen ?? (e.pooling ? pooledModel(base, e.pooling) : base);
+      return lazyExtractor(frozen, size, { preprocess, cacheDir: o.cacheDir }, () => compileNote(`${name} up to ${cut}`), (b) => owned.push(b));
+    },
+    dispose: () => owned.splice(0).forEach((d) => d.dispose()),
+  };
+}
+
+/** The feature-cache label of pooled activations at `cut`. */
+export const pooledAt = (cut: string, pooling: 'avg' | 'max'): string => `${cut}+${pooling}pool`;
+
+/**
+ * Put a network built on `bb.base` (backbone → head) where training needs it: the frozen part
+ * runs on onnxruntime through the feature cache, the rest trains. When the head begins with
+ * global pooling, the pooling runs in the frozen graph too, so the cache holds one vector per
+ * image (1280 floats for MobileNetV2) instead of the whole feature map (49× less).
+ *
+ * @example
+ * const full = addHead(bb.base, { classes: 3 });
+ * const { top, extractor, key } = splitForHead(bb, full, 'avg');
+ */
+export function splitForHead(bb: Backbone, full: tf.LayersModel, pooling: 'avg' | 'max'): { top: tf.LayersModel; extractor: Extractor; key: CacheKey; pooledCut: string } {
+  if (bb.kind === 'onnx') return { top: full, extractor: bb.extractor(), key: bb.cacheKey(), pooledCut: bb.cut };
+  const pooled = full.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool);
+  const pooledCut = pooled ? HEAD_LAYER_NAMES.pool : bb.cut;
+  const split = splitAt(full, pooledCut, bb.spec);
+  return { top: split.top, extractor: bb.extractor({ frozen: split.frozen }), key: bb.cacheKey(pooled ? pooledAt(bb.cut, pooling) : bb.cut), pooledCut };
+}
+
+function pooledModel(base: tf.LayersModel, pooling: 'avg' | 'max'): tf.LayersModel {
+  const out = base.outputs[0]!;
+  if (out.shape.length !== 4) return base;
+  const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name: 'graft_embed_pool' }) : tf.layers.globalAveragePooling2d({ name: 'graft_embed_pool' });
+  return tf.model({ inputs: base.inputs, outputs: layer.apply(out) as tf.SymbolicTensor, name: `${base.name}_pooled` });
+}
+
+/** Compile `frozen` for onnxruntime on its first `run`; `own` receives it for disposal. */
+function lazyExtractor(frozen: tf.LayersModel, size: [number, number], opts: { preprocess: PreprocessMode; cacheDir?: string }, onCompile: () => void, own: (b: FrozenBackbone) => void): Extractor {
+  let bb: Promise<FrozenBackbone> | undefined;
+  const compiled = (): Promise<FrozenBackbone> =>
+    (bb ??= (async () => {
+      onCompile();
+      const b = await FrozenBackbone.fromLayersModel(frozen, opts);
+      own(b);
+      return b;
+    })());
+  return { inputSize: size, outputShape: frozen.outputs[0]!.shape.slice(1) as number[], run: async (x, n) => (await compiled()).run(x, n) };
+}
+
+/** Global pooling of an NHWC feature map in JS (ONNX backbones cut at a feature map). */
+function pooledInJs(ex: Extractor, mode: 'avg' | 'max'): Extractor {
+  if (ex.outputShape.length !== 3) return ex;
+  const [h, w, c] = ex.outputShape as [number, number, number];
+  return {
+    inputSize: ex.inputSize,
+    outputShape: [c],
+    async run(x, n) {
+      const data = await ex.run(x, n);
+      const out = new Float32Array(n * c).fill(mode === 'max' ? -Infinity : 0);
+      for (let i = 0; i < n; i++) {
+        for (let p = 0; p < h * w; p++) {
+          for (let k = 0; k < c; k++) {
+            const v = data[(i * h * w + p) * c + k]!;
+            if (mode === 'max') out[i * c + k] = Math.max(out[i * c + k]!, v);
+            else out[i * c + k]! += v / (h * w);
+          }
+        }
+      }
+      return out;
+    },
+  };
+}

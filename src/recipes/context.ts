@@ -1,0 +1,136 @@
+import type * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createEngine, engineLabel } from '../engine/index.js';
+import type { EngineOptions, TrainingEngine } from '../train/engine.js';
+import type { Callback, EpochLogs } from '../train/fit.js';
+import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
+import { withStagedDir } from '../io/atomic.js';
+import { fileSaveHandler } from '../io/tfjs-files.js';
+import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
+import { Rng, deriveSeed } from '../data/rng.js';
+import type { DatasetItem } from '../data/dataset.js';
+import type { Backbone } from '../backbones/index.js';
+import { extractFeatures, augmentedSource, type Extractor } from '../pipeline/features.js';
+import { cachedExtract, type CacheKey } from '../pipeline/feature-store.js';
+import type { FeatureSet } from '../pipeline/sources.js';
+import type { PreparedData } from '../pipeline/prepare.js';
+import type { ResolvedTrainOptions } from '../pipeline/options.js';
+import type { TrainEvent } from '../pipeline/train.js';
+
+/** What a recipe hands back: the trained network and what to evaluate it on. */
+export interface RecipeResult {
+  /** The complete network (image → probabilities), holding the trained weights once `engine` is synced. */
+  model: tf.LayersModel;
+  engine: TrainingEngine;
+  /** Rows of the test set (or validation, when there is no test set) at the engine's input. */
+  evalFeatures: FeatureSet;
+  /** Layer up to which the saved model stays frozen (null: the whole network trained). */
+  frozenUpTo: string | null;
+}
+
+/**
+ * Everything a recipe composes from: the options, the data, the opened backbone, and the shared
+ * plumbing of a run (engine choice, callbacks with checkpoint and log, cached extraction that
+ * counts backbone runs and skipped files). Recipes stay short because all of that lives here.
+ */
+export class RecipeContext {
+  readonly skipped: { path: string; reason: string }[] = [];
+  readonly stages: Record<string, unknown>[] = [];
+  readonly history: (EpochLogs & { stage?: string })[] = [];
+  readonly engines = new Set<string>();
+  backboneRuns = 0;
+  readonly logFile: string;
+
+  constructor(
+    readonly o: ResolvedTrainOptions,
+    readonly data: PreparedData,
+    readonly bb: Backbone,
+    readonly onEvent: (e: TrainEvent) => void,
+    /** The per-run checkpoint folder beside the model directory (`<out>.checkpoint`). */
+    readonly ckptDir: string,
+  ) {
+    fs.mkdirSync(ckptDir, { recursive: true });
+    this.logFile = path.join(ckptDir, 'train-log.jsonl');
+    fs.rmSync(this.logFile, { force: true });
+  }
+
+  get classes(): number {
+    return this.data.classes.length;
+  }
+
+  say(message: string, type: TrainEvent['type'] = 'info'): void {
+    this.onEvent({ type, message });
+  }
+
+  /** The training engine the options ask for (createEngine), recorded for graft.json. */
+  async engine(model: tf.LayersModel, opts: EngineOptions): Promise<TrainingEngine> {
+    const e = await createEngine(this.o.engine, model, opts, { onFallback: (why) => this.say(`${why} (this stage)`, 'warning') });
+    this.engines.add(engineLabel(e));
+    return e;
+  }
+
+  /** Progress, early stopping, the JSONL log and a per-epoch checkpoint of `full`. */
+  callbacks(stage: string, full: tf.LayersModel): Callback[] {
+    const o = this.o;
+    const cbs: Callback[] = [];
+    if (!o.quiet) cbs.push(progressBar());
+    if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
+    cbs.push(callbackFromFns({ onEpochEnd: (l) => void this.onEvent({ type: 'info', message: `${stage} epoch ${l.epoch + 1}: loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(3)}${l.valAcc !== undefined ? ` val_acc ${l.valAcc.toFixed(3)}` : ''}`, label: 'epoch' }) }));
+    cbs.push(jsonlLogger(this.logFile));
+    const classes = this.data.classes;
+    cbs.push(
+      checkpoint(async ({ engine: e, epoch }) => {
+        await e.syncToModel();
+        await withStagedDir(path.join(this.ckptDir, 'model'), async (dir) => {
+          await full.save(fileSaveHandler(path.join(dir, 'model.json')));
+          fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ stage, epoch, classes, savedAt: new Date().toISOString() }));
+        });
+      }),
+    );
+    return cbs;
+  }
+
+  /** Rows of `items` through `ex`: from the feature cache when `key` is given, else computed. */
+  async extract(ex: Extractor, items: DatasetItem[], key: CacheKey | undefined, label: string): Promise<FeatureSet> {
+    if (!key) {
+      const d = await extractFeatures(ex, items, { label });
+      this.skipped.push(...d.skipped);
+      return d.features;
+    }
+    const r = await cachedExtract(ex, items, key, { cacheDir: this.o.cacheDir, label, onEvent: this.onEvent });
+    this.backboneRuns += r.computed;
+    this.skipped.push(...r.skipped);
+    return r.features;
+  }
+
+  /** The test set's rows through `ex`, or `fallback` (validation) when there is no test set. */
+  async testFeatures(ex: Extractor, key: CacheKey | undefined, label: string, fallback: FeatureSet): Promise<FeatureSet> {
+    return this.data.test.length ? this.extract(ex, this.data.test, key, label) : fallback;
+  }
+
+  /** With --augment: a source that decodes, augments and runs the frozen part for every batch. */
+  augmentedTrainSource(ex: Extractor) {
+    const o = this.o;
+    if (!o.augment) return undefined;
+    const aug = resolveAugment(true)!;
+    const rng = new Rng(deriveSeed(o.seed, 'augment'));
+    const crop = aug.crop as { scale: [number, number]; ratio: [number, number] } | undefined;
+    return augmentedSource(
+      ex,
+      this.data.train,
+      o.batchSize,
+      o.seed,
+      (rgb, h, w) => augmentPixels(rgb, h, w, aug, rng),
+      crop ? (cw, ch) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng) : undefined,
+      () => this.backboneRuns++,
+    );
+  }
+
+  /** Record a finished fit stage's epochs (numbered after the earlier stages') and its summary. */
+  recordStage(stage: string, epochs: EpochLogs[], summary: Record<string, unknown>): void {
+    const offset = this.history.length;
+    this.history.push(...epochs.map((e) => ({ ...e, epoch: e.epoch + offset, stage })));
+    this.stages.push({ stage, epochs: epochs.length, ...summary });
+  }
+}

@@ -1,0 +1,40 @@
+import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import type { BackboneKind } from '../backbones/index.js';
+import { fineTuning } from '../pipeline/recipe.js';
+import type { ResolvedTrainOptions } from '../pipeline/options.js';
+import type { RecipeContext, RecipeResult } from './context.js';
+import { headRecipe } from './head.js';
+import { fineTuneRecipe } from './fine-tune.js';
+import { scratchRecipe } from './scratch.js';
+import { fewShotRecipe } from './few-shot.js';
+
+export { RecipeContext, type RecipeResult } from './context.js';
+export { headRecipe, headStage } from './head.js';
+export { fineTuneRecipe } from './fine-tune.js';
+export { scratchRecipe } from './scratch.js';
+export { fewShotRecipe } from './few-shot.js';
+
+export type RecipeName = 'head' | 'fine-tune' | 'scratch' | 'few-shot';
+export type Recipe = (ctx: RecipeContext, full: tf.LayersModel) => Promise<RecipeResult>;
+
+export const RECIPES: Record<RecipeName, Recipe> = { head: headRecipe, 'fine-tune': fineTuneRecipe, scratch: scratchRecipe, 'few-shot': fewShotRecipe };
+
+/**
+ * Which recipe the options ask for, refusing combinations that cannot run (before any work).
+ *
+ * @example
+ * pickRecipe(parseTrainOptions({ data, out, fineTuneBlocks: 2 }), 'zoo'); // 'fine-tune'
+ */
+export function pickRecipe(o: ResolvedTrainOptions, kind: BackboneKind): RecipeName {
+  const scratch = o.weights === 'none' && kind === 'zoo';
+  const fewShot = o.head !== 'dense';
+  const fineTune = fineTuning(o.fineTuneBlocks);
+  if (fewShot && (scratch || fineTune || o.augment)) {
+    throw new GraftError('E_HEAD_FEW_SHOT', `A ${o.head} head is computed from frozen features in one pass; it cannot be combined with ${scratch ? '--weights none' : fineTune ? '--fine-tune-blocks' : '--augment'}.`, 'Use --head dense for gradient training.');
+  }
+  if (kind === 'onnx' && fineTune) {
+    throw new GraftError('E_ONNX_FROZEN_ONLY', `An ONNX backbone is frozen only: onnxruntime-node cannot train it. Received: fineTuneBlocks=${o.fineTuneBlocks} with backbone ${o.backbone}.`, 'Drop --fine-tune-blocks, or use a zoo backbone (graft models) to fine-tune.');
+  }
+  return scratch ? 'scratch' : fewShot ? 'few-shot' : fineTune ? 'fine-tune' : 'head';
+}

@@ -1,0 +1,29 @@
+import { fit } from '../train/fit.js';
+import { recomputeBatchNormStats } from '../train/precise-bn.js';
+import { pixelExtractor } from '../pipeline/features.js';
+import { featureSource } from '../pipeline/sources.js';
+import { engineOptions, scheduleFor } from '../pipeline/recipe.js';
+import type { RecipeContext, RecipeResult } from './context.js';
+import type * as tf from '@tensorflow/tfjs';
+
+/**
+ * From scratch (`weights: 'none'`): the whole network trains on decoded pixels from random
+ * initialisation — the baseline that shows what transfer buys. Nothing is frozen.
+ */
+export async function scratchRecipe(ctx: RecipeContext, full: tf.LayersModel): Promise<RecipeResult> {
+  const { o, data, bb } = ctx;
+  ctx.say(`Training the whole network from random initialisation at ${bb.inputSize[0]}x${bb.inputSize[1]}`, 'stage');
+  const ex = pixelExtractor(bb.inputSize, bb.preprocess);
+  const train = await ctx.extract(ex, data.train, undefined, 'decode train');
+  const val = await ctx.extract(ex, data.val, undefined, 'decode validation');
+  // From random weights BatchNorm must normalise with batch statistics (there is nothing
+  // pretrained to keep in inference mode).
+  const engine = await ctx.engine(full, { ...engineOptions(o, train.labels, ctx.classes), trainBatchNormStats: true });
+  const h = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(val, { batchSize: 64 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('scratch', full) });
+  // Batch statistics → precise moving statistics before any inference-mode evaluation.
+  await engine.syncToModel();
+  await recomputeBatchNormStats(full, featureSource(train, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));
+  engine.setWeights(full.weights.map((w) => w.read().dataSync() as Float32Array));
+  ctx.recordStage('scratch', h.epochs, { lr: o.lr });
+  return { model: full, engine, evalFeatures: await ctx.testFeatures(ex, undefined, 'decode test', val), frozenUpTo: null };
+}
