@@ -11,8 +11,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { trainClassifier } from '../src/pipeline/train.js';
-import { evaluateModelDir } from '../src/pipeline/evaluate.js';
+import { trainClassifier } from '../src/workflow/train.js';
+import { evaluateModelDir } from '../src/workflow/evaluate.js';
 import { adaptModel, shiftReport, ADAPT_METHODS } from '../src/adapt/index.js';
 import { makeShiftedFolder, type ShiftKind } from '../src/adapt/synthetic-shift.js';
 

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { learningCurve, type CurveOptions, type CurveResult, type CurveSummary } from '../src/pipeline/curve.js';
-import { renderCurveHtml } from '../src/pipeline/curve-html.js';
-import { trainClassifier } from '../src/pipeline/train.js';
+import { learningCurve, type CurveOptions, type CurveResult, type CurveSummary } from '../src/workflow/curve.js';
+import { renderCurveHtml } from '../src/workflow/curve-html.js';
+import { trainClassifier } from '../src/workflow/train.js';
 import { loadImageFolder } from '../src/data/dataset.js';
 
 const args = process.argv.slice(2);

@@ -3,7 +3,7 @@
 //   npx tsx scripts/results-curves.ts --out /tmp/graft-results --only curves   (builds /tmp/graft-results/fm)
 //   npx tsx scripts/results-scratch.ts [/tmp/graft-results]
 import path from 'node:path';
-import { learningCurve } from '../src/pipeline/curve.js';
+import { learningCurve } from '../src/workflow/curve.js';
 
 const OUT = process.argv[2] ?? '/tmp/graft-results';
 const FM = path.join(OUT, 'fm');

@@ -102,16 +102,16 @@ export { exportOnnx, type ExportOptions } from './engine/onnx-export.js';
 
 // ── Workflow verbs (what the CLI calls) ──────────────────────────────────────────────────────
 // train
-export { trainClassifier, type TrainResult, type TrainEvent } from './pipeline/train.js';
-export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './pipeline/options.js';
+export { trainClassifier, type TrainResult, type TrainEvent } from './workflow/train.js';
+export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './workflow/options.js';
 // predict
-export { Classifier, type Prediction } from './pipeline/predict.js';
+export { Classifier, type Prediction } from './workflow/predict.js';
 // evaluate
-export { evaluateModelDir, type EvalResult } from './pipeline/evaluate.js';
+export { evaluateModelDir, type EvalResult } from './workflow/evaluate.js';
 // export
-export { exportModelDir } from './pipeline/export.js';
+export { exportModelDir } from './workflow/export.js';
 // embed
-export { embedImages, type EmbedResult } from './pipeline/embed.js';
+export { embedImages, type EmbedResult } from './workflow/embed.js';
 // adapt (unsupervised domain adaptation) and shift (is there a distribution shift between two
 // folders?); named from the adapt/ barrel, not `export *`, so its helpers stay internal.
 export {
@@ -143,17 +143,17 @@ export {
   type ShiftVerdict,
 } from './adapt/index.js';
 // curve (learning curves)
-export { learningCurve } from './pipeline/curve.js';
+export { learningCurve } from './workflow/curve.js';
 // lr-find
-export { findLearningRate } from './pipeline/lr-find.js';
+export { findLearningRate } from './workflow/lr-find.js';
 
 // ── Evaluation & reports ─────────────────────────────────────────────────────────────────────
 export { evaluateProbs, type Evaluation } from './evaluate/metrics.js';
 export { renderReport, type ReportData } from './evaluate/report/index.js';
 
 // ── IO: model directories, graft.json, TF.js files ───────────────────────────────────────────
-export { saveModelDir, loadModelDir } from './pipeline/model-dir.js';
-export { isGraftModelDir } from './pipeline/chain.js';
+export { saveModelDir, loadModelDir } from './workflow/model-dir.js';
+export { isGraftModelDir } from './backbones/graft-dir.js';
 export { readManifest, manifestSchema, type GraftManifest } from './io/manifest.js';
 export { fileSaveHandler, fileLoadHandler } from './io/tfjs-files.js';
 

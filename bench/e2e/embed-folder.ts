@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { initTf } from '../../src/engine/backend.js';
 import { FrozenBackbone } from '../../src/engine/ort.js';
-import { embedImages } from '../../src/pipeline/embed.js';
+import { embedImages } from '../../src/workflow/embed.js';
 import { createModel } from '../../src/zoo/registry.js';
 import { median } from '../lib/stats.js';
 import { THREADS, log, round, runPeer } from './common.js';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initTf } from '../../src/engine/backend.js';
-import { trainClassifier } from '../../src/pipeline/train.js';
+import { trainClassifier } from '../../src/workflow/train.js';
 import { median } from '../lib/stats.js';
 import { REPO, log, round, runPeer, runProcess } from './common.js';
 

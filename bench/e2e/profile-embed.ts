@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeImage } from '../../src/data/decode.js';
-import { embedImages } from '../../src/pipeline/embed.js';
+import { embedImages } from '../../src/workflow/embed.js';
 import { cpuSince, round } from './common.js';
 import { benchWeights } from './weights.js';
 

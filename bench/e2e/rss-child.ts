@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { trainClassifier } from '../../src/pipeline/train.js';
+import { trainClassifier } from '../../src/workflow/train.js';
 
 const [data, work, epochs] = process.argv.slice(2);
 const t0 = performance.now();

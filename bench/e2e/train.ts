@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initTf } from '../../src/engine/backend.js';
-import { trainClassifier } from '../../src/pipeline/train.js';
+import { trainClassifier } from '../../src/workflow/train.js';
 import { median } from '../lib/stats.js';
 import { cpuSince, log, round, runPeer } from './common.js';
 import { benchWeights } from './weights.js';

@@ -4,7 +4,7 @@ import { createSession } from '../engine/ort.js';
 import { exportOnnx } from '../engine/onnx-export.js';
 import * as ort from 'onnxruntime-node';
 import type { DatasetItem } from '../data/dataset.js';
-import { extractFeatures } from '../pipeline/features.js';
+import { extractFeatures } from '../features/extract.js';
 import { preprocess } from '../zoo/preprocess.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { modelGraph, type GraphNode } from '../transfer/surgery.js';

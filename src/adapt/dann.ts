@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import type { FeatureSet } from '../pipeline/sources.js';
+import type { FeatureSet } from '../features/feature-set.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { pooled } from './coral.js';

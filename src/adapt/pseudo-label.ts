@@ -3,7 +3,7 @@ import { GraftError } from '../errors.js';
 import { createTfjsEngine } from '../train/tfjs-engine.js';
 import { fit } from '../train/fit.js';
 import { constant } from '../train/schedules.js';
-import { featureSource, subsetFeatures, type FeatureSet } from '../pipeline/sources.js';
+import { featureSource, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
 import { argmaxRows, predictTop } from './common.js';
 
 /**

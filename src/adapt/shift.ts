@@ -1,9 +1,9 @@
 import { GraftError } from '../errors.js';
 import { initTf } from '../engine/backend.js';
 import { FrozenBackbone } from '../engine/ort.js';
-import { isGraftModelDir } from '../pipeline/chain.js';
-import { extractFeatures } from '../pipeline/features.js';
-import type { FeatureSet } from '../pipeline/sources.js';
+import { isGraftModelDir } from '../backbones/graft-dir.js';
+import { extractFeatures } from '../features/extract.js';
+import type { FeatureSet } from '../features/feature-set.js';
 import { createModel, listModels } from '../zoo/registry.js';
 import { confidenceStats, FeatureExtractor, loadAdaptContext, predictTop, sample, splitAtFeatures, unlabeledItems, type ConfidenceStats } from './common.js';
 import { pooled } from './coral.js';

@@ -7,10 +7,10 @@ import { createModel, getModelSpec } from '../zoo/registry.js';
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
 import { cutModel, splitAt } from '../transfer/surgery.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
-import type { Extractor } from '../pipeline/features.js';
-import type { CacheKey } from '../pipeline/feature-store.js';
-import { isGraftModelDir, resolveGraftBackbone } from '../pipeline/chain.js';
-import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, type OnnxBackboneHandle } from '../pipeline/onnx-train.js';
+import type { Extractor } from '../features/extract.js';
+import type { CacheKey } from '../features/cached.js';
+import { isGraftModelDir, resolveGraftBackbone } from './graft-dir.js';
+import { isOnnxBackbone, loadOnnxBackbone, featureInputModel, type OnnxBackboneHandle } from './onnx.js';
 
 /** The three kinds of backbone, named as graft.json's `backbone.kind` records them. */
 export type BackboneKind = 'zoo' | 'onnx' | 'graft';

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { atomicWrite } from '../io/atomic.js';
 import { checkFileOut } from '../io/out-target.js';
 import { GraftError } from '../errors.js';
-import type { CurveMethod } from '../pipeline/curve.js';
+import type { CurveMethod } from '../workflow/curve.js';
 
-// Kept in step with CURVE_METHODS in pipeline/curve.ts (a test checks); the module loads on use.
+// Kept in step with CURVE_METHODS in workflow/curve.ts (a test checks); the module loads on use.
 export const CLI_CURVE_METHODS = ['prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
 
 const int = (name: string) => (v: string) => {
@@ -42,8 +42,8 @@ export function registerCurve(program: Command): void {
     .action(async (train: string, f: Record<string, unknown>) => {
       checkFileOut(String(f.out), { force: Boolean(f.force), protect: [train, String(f.test)] });
       const methods = String(f.methods).split(',').map((s) => s.trim()) as CurveMethod[];
-      const { learningCurve, parseBudgets } = await import('../pipeline/curve.js');
-      const { renderCurveHtml } = await import('../pipeline/curve-html.js');
+      const { learningCurve, parseBudgets } = await import('../workflow/curve.js');
+      const { renderCurveHtml } = await import('../workflow/curve-html.js');
       const r = await learningCurve({
         train,
         test: String(f.test),

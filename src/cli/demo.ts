@@ -15,7 +15,7 @@ export function registerDemo(program: Command): void {
     .option('--quiet', 'only the summary')
     .action(async (o: { out: string; epochs: number; scratchEpochs: number; scratch: boolean; quiet?: boolean }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
-      const { runDemo } = await import('../pipeline/demo.js');
+      const { runDemo } = await import('../workflow/demo.js');
       const r = await runDemo({ data: DEMO_DATA, ...o, onEvent: eventPrinter(o.quiet) });
       process.stdout.write(r.summary + '\n');
     });

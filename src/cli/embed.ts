@@ -15,7 +15,7 @@ export function registerEmbed(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean; cut?: string; preprocess?: 'caffe' | 'tf' | 'torch' | 'raw01' | 'none' }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
-      const { embedImages } = await import('../pipeline/embed.js');
+      const { embedImages } = await import('../workflow/embed.js');
       const bar = terminalProgress();
       const r = await embedImages(images, { ...o, onProgress: o.json ? undefined : bar });
       for (const f of r.failed) process.stderr.write(`skipped ${f.path}: ${f.reason}\n`);

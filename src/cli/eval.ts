@@ -9,7 +9,7 @@ export function registerEval(program: Command): void {
     .option('--force', "replace Graft's own earlier report at --report (never anything else)")
     .action(async (modelDir: string, data: string, o: { json?: boolean; report?: string; force?: boolean }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
-      const { evaluateModelDir } = await import('../pipeline/evaluate.js');
+      const { evaluateModelDir } = await import('../workflow/evaluate.js');
       const r = await evaluateModelDir(modelDir, data, { report: o.report, force: o.force });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

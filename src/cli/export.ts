@@ -10,7 +10,7 @@ export function registerExport(program: Command): void {
     .option('--force', "replace Graft's own earlier export at --out (never anything else)")
     .action(async (modelDir: string, o: { format: 'tfjs' | 'onnx'; out: string; force?: boolean }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
-      const { exportModelDir } = await import('../pipeline/export.js');
+      const { exportModelDir } = await import('../workflow/export.js');
       const files = await exportModelDir(modelDir, o.format, o.out, { force: o.force });
       process.stdout.write(`wrote ${files.join(', ')}\n`);
     });

@@ -10,7 +10,7 @@ export function registerLrFind(program: Command): void {
     .option('--json', 'print JSON');
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
-      const { findLearningRate } = await import('../pipeline/lr-find.js');
+      const { findLearningRate } = await import('../workflow/lr-find.js');
     const { plot, steps, json, ...rest } = flags as { plot: string; steps: number; json?: boolean; quiet?: boolean };
     const opts = collectTrainOptions(data, rest, { out: '(lr-find)' });
     const r = await findLearningRate(opts as never, { svg: plot, steps, onEvent: eventPrinter(Boolean(rest.quiet)) });

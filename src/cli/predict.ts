@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Classifier } from '../pipeline/predict.js';
+import { Classifier } from '../workflow/predict.js';
 
 export function registerPredict(program: Command): void {
   program

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { trainOptionsSchema } from '../pipeline/options.js';
+import { trainOptionsSchema } from '../workflow/options.js';
 
 /** Strip `.default()`, `.optional()`, `.nullable()` (any nesting) off a field's schema. */
 function unwrapField(field: z.ZodType): z.ZodType {

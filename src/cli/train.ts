@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { TrainEvent } from '../pipeline/train.js';
-import { parseTrainOptions, readConfigFile } from '../pipeline/options.js';
+import type { TrainEvent } from '../workflow/train.js';
+import { parseTrainOptions, readConfigFile } from '../workflow/options.js';
 import { trainChoices } from './schema-choices.js';
 import { terminalProgress } from './progress.js';
 
@@ -90,7 +90,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--out <dir>', 'model directory to write');
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
     const opts = parseTrainOptions(collectTrainOptions(data, flags), 'train options');
-    const { trainClassifier } = await import('../pipeline/train.js');
+    const { trainClassifier } = await import('../workflow/train.js');
     const r = await trainClassifier(opts, eventPrinter(opts.quiet));
     const m = r.manifest.metrics;
     process.stdout.write(

@@ -12,5 +12,5 @@ export { DEFAULT_AUGMENT, resolveAugment, randomResizedCrop, augmentPixels } fro
 export type { AugmentConfig, ResolvedAugment } from './augment.js';
 export { BatchLoader } from './loader.js';
 export type { Batch, LoaderOptions } from './loader.js';
-export { FeatureCache, backboneKey, featureKey, defaultFeatureCacheDir } from './feature-cache.js';
-export type { FeatureKeyParts } from './feature-cache.js';
+export { FeatureCache, backboneKey, featureKey, defaultFeatureCacheDir } from '../features/cache-file.js';
+export type { FeatureKeyParts } from '../features/cache-file.js';

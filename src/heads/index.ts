@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import type { FeatureSet } from '../pipeline/sources.js';
+import type { FeatureSet } from '../features/feature-set.js';
 import { knnHead, type KnnOptions } from './knn.js';
 import { prototypeHead, type FewShotHead, type PrototypeOptions } from './prototype.js';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import type { FeatureSet } from '../pipeline/sources.js';
+import type { FeatureSet } from '../features/feature-set.js';
 import { centerNormalize, meanRow, normalizedEmbedding, pooledRows } from './normalize.js';
 import type { FewShotHead } from './prototype.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { FeatureSet } from '../pipeline/sources.js';
+import type { FeatureSet } from '../features/feature-set.js';
 import './layer-norm-onnx.js';
 
 /**

@@ -11,12 +11,12 @@ import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augmen
 import { Rng, deriveSeed } from '../data/rng.js';
 import type { DatasetItem } from '../data/dataset.js';
 import type { Backbone } from '../backbones/index.js';
-import { extractFeatures, augmentedSource, type Extractor } from '../pipeline/features.js';
-import { cachedExtract, type CacheKey } from '../pipeline/feature-store.js';
-import type { FeatureSet } from '../pipeline/sources.js';
-import type { PreparedData } from '../pipeline/prepare.js';
-import type { ResolvedTrainOptions } from '../pipeline/options.js';
-import type { TrainEvent } from '../pipeline/train.js';
+import { extractFeatures, augmentedSource, type Extractor } from '../features/extract.js';
+import { cachedExtract, type CacheKey } from '../features/cached.js';
+import type { FeatureSet } from '../features/feature-set.js';
+import type { PreparedData } from '../workflow/prepare.js';
+import type { ResolvedTrainOptions } from '../workflow/options.js';
+import type { TrainEvent } from '../workflow/train.js';
 
 /** What a recipe hands back: the trained network and what to evaluate it on. */
 export interface RecipeResult {

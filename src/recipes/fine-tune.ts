@@ -1,13 +1,13 @@
 import { GraftError } from '../errors.js';
 import type * as tf from '@tensorflow/tfjs';
 import { fit } from '../train/fit.js';
-import { pixelExtractor, type Extractor } from '../pipeline/features.js';
-import { featureSource, type FeatureSet } from '../pipeline/sources.js';
-import { shareFineTuneCut } from '../pipeline/fine-tune-cut.js';
-import { engineOptions, scheduleFor, fineTuneCut, discriminativeGroups } from '../pipeline/recipe.js';
+import { pixelExtractor, type Extractor } from '../features/extract.js';
+import { featureSource, type FeatureSet } from '../features/feature-set.js';
+import { shareFineTuneCut } from '../features/shared-cut.js';
+import { engineOptions, scheduleFor, fineTuneCut, discriminativeGroups } from './policy.js';
 import { freeze } from '../transfer/freeze.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
-import type { CacheKey } from '../pipeline/feature-store.js';
+import type { CacheKey } from '../features/cached.js';
 import { headStage } from './head.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 

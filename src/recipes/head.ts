@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { fit, type EpochLogs } from '../train/fit.js';
 import { splitForHead } from '../backbones/index.js';
-import { featureSource, type FeatureSet } from '../pipeline/sources.js';
-import { engineOptions, scheduleFor } from '../pipeline/recipe.js';
+import { featureSource, type FeatureSet } from '../features/feature-set.js';
+import { engineOptions, scheduleFor } from './policy.js';
 import { freeze } from '../transfer/freeze.js';
 import type { TrainingEngine } from '../train/engine.js';
 import type { RecipeContext, RecipeResult } from './context.js';

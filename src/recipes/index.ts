@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import type { BackboneKind } from '../backbones/index.js';
-import { fineTuning } from '../pipeline/recipe.js';
-import type { ResolvedTrainOptions } from '../pipeline/options.js';
+import { fineTuning } from './policy.js';
+import type { ResolvedTrainOptions } from '../workflow/options.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 import { headRecipe } from './head.js';
 import { fineTuneRecipe } from './fine-tune.js';

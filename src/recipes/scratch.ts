@@ -1,8 +1,8 @@
 import { fit } from '../train/fit.js';
 import { recomputeBatchNormStats } from '../train/precise-bn.js';
-import { pixelExtractor } from '../pipeline/features.js';
-import { featureSource } from '../pipeline/sources.js';
-import { engineOptions, scheduleFor } from '../pipeline/recipe.js';
+import { pixelExtractor } from '../features/extract.js';
+import { featureSource } from '../features/feature-set.js';
+import { engineOptions, scheduleFor } from './policy.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 import type * as tf from '@tensorflow/tfjs';
 

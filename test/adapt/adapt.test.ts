@@ -5,16 +5,16 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { trainClassifier } from '../../src/pipeline/train.js';
-import { evaluateModelDir } from '../../src/pipeline/evaluate.js';
-import { loadModelDir } from '../../src/pipeline/model-dir.js';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { evaluateModelDir } from '../../src/workflow/evaluate.js';
+import { loadModelDir } from '../../src/workflow/model-dir.js';
 import { readManifest } from '../../src/io/manifest.js';
 import { adaptModel, shiftReport } from '../../src/adapt/index.js';
 import { makeShiftedFolder } from '../../src/adapt/synthetic-shift.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { decodeImage } from '../../src/data/decode.js';
 import { preprocess } from '../../src/zoo/preprocess.js';
-import { makeDataset, tmpDir } from '../pipeline/fixtures.js';
+import { makeDataset, tmpDir } from '../workflow/fixtures.js';
 
 // One small source model for the whole file: 4 Fashion-MNIST classes, 30 train / 20 test each, 64 px.
 const ds = makeDataset({ classes: ['Trouser', 'Bag', 'Sneaker', 'Dress'], perClass: 30, test: 20 });

@@ -8,7 +8,7 @@ import { selectConfident } from '../../src/adapt/pseudo-label.js';
 import { gradientReversal } from '../../src/adapt/dann.js';
 import { mmdPermutationTest, domainClassifierAccuracy } from '../../src/adapt/stats.js';
 import { Rng } from '../../src/data/rng.js';
-import type { FeatureSet } from '../../src/pipeline/sources.js';
+import type { FeatureSet } from '../../src/features/feature-set.js';
 
 const gauss = (rng: Rng) => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
 function sampleRows(n: number, d: number, seed: number, mix: number[][], shift: number[]): Float32Array {

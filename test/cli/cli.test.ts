@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { makeDataset, tmpDir } from '../pipeline/fixtures.js';
+import { makeDataset, tmpDir } from '../workflow/fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const home = tmpDir('graft-home-');
@@ -159,7 +159,7 @@ test('the CLI\'s method lists match the library\'s', async () => {
   const { CLI_ADAPT_METHODS } = await import('../../src/cli/adapt.js');
   const { ADAPT_METHODS } = await import('../../src/adapt/adapt.js');
   const { CLI_CURVE_METHODS } = await import('../../src/cli/curve.js');
-  const { CURVE_METHODS } = await import('../../src/pipeline/curve.js');
+  const { CURVE_METHODS } = await import('../../src/workflow/curve.js');
   assert.deepEqual([...CLI_ADAPT_METHODS], [...ADAPT_METHODS]);
   assert.deepEqual([...CLI_CURVE_METHODS], [...CURVE_METHODS]);
 });

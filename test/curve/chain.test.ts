@@ -4,11 +4,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { trainClassifier } from '../../src/pipeline/train.js';
-import { resolveGraftBackbone, isGraftModelDir } from '../../src/pipeline/chain.js';
-import { frozenFeatureBackbone, learningCurve } from '../../src/pipeline/curve.js';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { resolveGraftBackbone, isGraftModelDir } from '../../src/backbones/graft-dir.js';
+import { frozenFeatureBackbone, learningCurve } from '../../src/workflow/curve.js';
 import { decodeImage } from '../../src/data/decode.js';
-import { makeDataset, tmpDir } from '../pipeline/fixtures.js';
+import { makeDataset, tmpDir } from '../workflow/fixtures.js';
 
 test('a model trained on classes A is the backbone for classes B: cut, preprocessing and weights hash are right', async () => {
   const a = makeDataset({ classes: ['Trouser', 'Bag'], perClass: 6, test: 2 });

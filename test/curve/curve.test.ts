@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { learningCurve, parseBudgets, sampleBudget, CURVE_METHODS } from '../../src/pipeline/curve.js';
-import { renderCurveHtml } from '../../src/pipeline/curve-html.js';
+import { learningCurve, parseBudgets, sampleBudget, CURVE_METHODS } from '../../src/workflow/curve.js';
+import { renderCurveHtml } from '../../src/workflow/curve-html.js';
 import type { DatasetItem } from '../../src/data/dataset.js';
-import { makeDataset, tmpDir } from '../pipeline/fixtures.js';
+import { makeDataset, tmpDir } from '../workflow/fixtures.js';
 
 test('budgets parse; samples are per class, seeded and nested', () => {
   assert.deepEqual(parseBudgets('1, 5,all'), [1, 5, 'all']);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { backboneKey, FeatureCache, featureKey, type FeatureKeyParts } from '../../src/data/feature-cache.js';
+import { backboneKey, FeatureCache, featureKey, type FeatureKeyParts } from '../../src/features/cache-file.js';
 import { GraftError } from '../../src/errors.js';
 import { tmpDir } from './fixtures.js';
 

@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { initTf } from '../../src/engine/backend.js';
 import { exportOnnx } from '../../src/engine/onnx-export.js';
 import { buildHeadModel, headOnlyModel, knnHead, predictHead, prototypeHead, computePrototypes, fewShotHead } from '../../src/heads/index.js';
-import type { FeatureSet } from '../../src/pipeline/sources.js';
+import type { FeatureSet } from '../../src/features/feature-set.js';
 
 /** Deterministic uniform numbers in [0, 1). */
 function rng(seed: number): () => number {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkModelOut, checkFileOut, GRAFT_FILE_MARKER } from '../../src/io/out-target.js';
 import { withStagedDir } from '../../src/io/atomic.js';
-import { tmpDir } from '../pipeline/fixtures.js';
+import { tmpDir } from '../workflow/fixtures.js';
 
 const code = (fn: () => unknown): string | undefined => {
   try {

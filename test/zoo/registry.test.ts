@@ -61,6 +61,18 @@ test('unknown model names fail with E_UNKNOWN_MODEL listing the valid ones', () 
   );
 });
 
+test('unknown block names fail with E_UNKNOWN_BLOCK echoing the name and listing the blocks', () => {
+  for (const spec of listModels()) {
+    assert.throws(
+      () => spec.blockOutput('block_nope'),
+      (e: unknown) =>
+        isGraftError(e) && e.code === 'E_UNKNOWN_BLOCK' && e.message.includes(spec.name) && /Received: block="block_nope"/.test(e.message) &&
+        (e.hint ?? '').includes(spec.blocks.join(', ')),
+      spec.name,
+    );
+  }
+});
+
 for (const spec of listModels()) {
   test(`${spec.name}: Keras' parameter count (${EXPECTED_PARAMS[spec.name]}), names, and well-formed blocks`, () => {
     // One build per architecture (VGG allocates ~0.6 GB): dispose at once.

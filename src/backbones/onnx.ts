@@ -9,7 +9,7 @@ import { exportOnnx } from '../engine/onnx-export.js';
 import { chainOnnx } from '../engine/onnx-compose.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { preprocess as preprocessPixels } from '../zoo/preprocess.js';
-import type { Extractor } from './features.js';
+import type { Extractor } from '../features/extract.js';
 
 /**
  * A user's ONNX model as a frozen backbone (frozen only: onnxruntime-node cannot train it).

@@ -1,8 +1,8 @@
 import { decodeImage, type CropBox, type FitMode } from '../data/decode.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { preprocess } from '../zoo/preprocess.js';
-import type { FeatureSet } from './sources.js';
-import { rowSize } from './sources.js';
+import type { FeatureSet } from './feature-set.js';
+import { rowSize } from './feature-set.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 import type * as tf from '@tensorflow/tfjs';
 import { FrozenBackbone } from '../engine/ort.js';

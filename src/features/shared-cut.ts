@@ -3,9 +3,9 @@ import { FrozenBackbone } from '../engine/ort.js';
 import { splitAt } from '../transfer/surgery.js';
 import type { ArchitectureSpec } from '../zoo/types.js';
 import type { DatasetItem } from '../data/dataset.js';
-import type { Extractor } from './features.js';
-import { cachedExtract, type CachedExtractOptions, type CacheKey } from './feature-store.js';
-import { rowSize, type FeatureSet } from './sources.js';
+import type { Extractor } from './extract.js';
+import { cachedExtract, type CachedExtractOptions, type CacheKey } from './cached.js';
+import { rowSize, type FeatureSet } from './feature-set.js';
 
 /** Features of the fine-tune recipe's two stages from one backbone pass. */
 export interface SharedCut {

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { trainClassifier } from '../../src/pipeline/train.js';
-import { Classifier } from '../../src/pipeline/predict.js';
-import { evaluateModelDir } from '../../src/pipeline/evaluate.js';
-import { exportModelDir } from '../../src/pipeline/export.js';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { Classifier } from '../../src/workflow/predict.js';
+import { evaluateModelDir } from '../../src/workflow/evaluate.js';
+import { exportModelDir } from '../../src/workflow/export.js';
 import { readManifest } from '../../src/io/manifest.js';
 import { makeDataset, tmpDir } from './fixtures.js';
 

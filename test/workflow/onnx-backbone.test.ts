@@ -5,9 +5,9 @@ import path from 'node:path';
 import { initTf } from '../../src/engine/backend.js';
 import { createModel } from '../../src/zoo/registry.js';
 import { exportOnnx } from '../../src/engine/onnx-export.js';
-import { trainClassifier } from '../../src/pipeline/train.js';
-import { evaluateModelDir } from '../../src/pipeline/evaluate.js';
-import { exportModelDir } from '../../src/pipeline/export.js';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { evaluateModelDir } from '../../src/workflow/evaluate.js';
+import { exportModelDir } from '../../src/workflow/export.js';
 import { makeDataset, tmpDir } from './fixtures.js';
 
 test("a user's ONNX model serves as a frozen backbone; model.onnx is the whole pipeline", async () => {
@@ -42,7 +42,7 @@ test("a user's ONNX model serves as a frozen backbone; model.onnx is the whole p
 });
 
 test('embed with an ONNX backbone equals embed with the same zoo network', async () => {
-  const { embedImages } = await import('../../src/pipeline/embed.js');
+  const { embedImages } = await import('../../src/workflow/embed.js');
   await initTf();
   const { model } = await createModel('mobilenet_v2', { weights: 'nsfwjs', includeTop: false, inputShape: [96, 96, 3], pooling: null });
   const file = path.join(tmpDir('graft-onnx-embed-'), 'mnv2.onnx');

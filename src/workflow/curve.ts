@@ -15,10 +15,10 @@ import { fit } from '../train/fit.js';
 import { oneCycle } from '../train/schedules.js';
 import { accuracy } from '../evaluate/metrics.js';
 import { fewShotHead, headOnlyModel, predictHead, pooledRows } from '../heads/index.js';
-import { cachedExtract, type CacheKey } from './feature-store.js';
-import { isGraftModelDir, resolveGraftBackbone } from './chain.js';
-import { extractFeatures, pixelExtractor, type Extractor } from './features.js';
-import { featureSource, predictFeatures, concatRows, subsetFeatures, type FeatureSet } from './sources.js';
+import { cachedExtract, type CacheKey } from '../features/cached.js';
+import { isGraftModelDir, resolveGraftBackbone } from '../backbones/graft-dir.js';
+import { extractFeatures, pixelExtractor, type Extractor } from '../features/extract.js';
+import { featureSource, predictFeatures, concatRows, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
 import { trainClassifier, type TrainEvent } from './train.js';
 import { renderCurveHtml } from './curve-html.js';
 

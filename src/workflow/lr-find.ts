@@ -10,8 +10,8 @@ import { atomicWrite } from '../io/atomic.js';
 import { checkFileOut } from '../io/out-target.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 import { prepareData, type TrainEvent } from './train.js';
-import { cachedExtract } from './feature-store.js';
-import { featureSource } from './sources.js';
+import { cachedExtract } from '../features/cached.js';
+import { featureSource } from '../features/feature-set.js';
 
 /**
  * The learning-rate range test on the real task: the backbone's cached features feed a fresh head

@@ -2,8 +2,8 @@ import { initTf } from '../engine/backend.js';
 import { FrozenBackbone } from '../engine/ort.js';
 import { createModel } from '../zoo/registry.js';
 import { expandInputs } from './predict.js';
-import { extractFeatures } from './features.js';
-import { isOnnxBackbone, loadOnnxBackbone } from './onnx-train.js';
+import { extractFeatures } from '../features/extract.js';
+import { isOnnxBackbone, loadOnnxBackbone } from '../backbones/onnx.js';
 import type { PreprocessMode } from '../zoo/types.js';
 
 export interface EmbedOptions {

@@ -12,16 +12,16 @@ import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { openBackbone, backboneKind } from '../backbones/index.js';
 import { RECIPES, RecipeContext, pickRecipe } from '../recipes/index.js';
-import { predictFeatures, concatRows } from './sources.js';
+import { predictFeatures, concatRows } from '../features/feature-set.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 import { saveModelDir } from './model-dir.js';
-import { probeImageSize } from './probe.js';
+import { probeImageSize } from '../data/probe.js';
 import { prepareData, type PreparedData } from './prepare.js';
-import { composePipeline } from './onnx-train.js';
+import { composePipeline } from '../backbones/onnx.js';
 import { trainManifest } from './train-manifest.js';
 
 export { prepareData, type PreparedData } from './prepare.js';
-export { fineTuneCut, discriminativeGroups } from './recipe.js';
+export { fineTuneCut, discriminativeGroups } from '../recipes/policy.js';
 
 export interface TrainEvent {
   type: 'stage' | 'info' | 'warning' | 'progress';

@@ -1,8 +1,8 @@
-import { FeatureCache, backboneKey, defaultFeatureCacheDir } from '../data/feature-cache.js';
+import { FeatureCache, backboneKey, defaultFeatureCacheDir } from './cache-file.js';
 import { hashItems } from '../data/hash.js';
 import type { DatasetItem } from '../data/dataset.js';
 import type { PreprocessMode } from '../zoo/types.js';
-import { extractFeatures, type Extractor, type ExtractResult } from './features.js';
+import { extractFeatures, type Extractor, type ExtractResult } from './extract.js';
 
 export interface CacheKey {
   backbone: string;
