@@ -23,7 +23,9 @@ export interface Ctx {
 
 /** Permutes a dense row-major array like numpy.transpose(data.reshape(shape), perm). */
 export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
-  if (shape.length !== 4) throw new RangeError(`permute supports rank 4, got shape ${JSON.stringify(shape)}`);
+  if (shape.length !== 4) {
+    throw new GraftError('E_PERMUTE_RANK', `permute handles rank-4 arrays only: shape must have 4 dimensions. Received: shape=${JSON.stringify(shape)}.`, 'Pass a 4-D shape such as a conv kernel [kh, kw, in, out].');
+  }
   const out = new Float32Array(data.length);
   const st = strides(shape);
   const [n0, n1, n2, n3] = perm.map((p) => shape[p]);

@@ -159,7 +159,7 @@ export class FrozenBackbone {
     const [h, w, c] = this.inputShape;
     const len = n * h * w * c;
     if (!Number.isInteger(n) || n < 1 || x.length < len) {
-      throw new GraftError('E_BATCH', `run(x, n) needs x.length >= n*h*w*c = ${n}*${h}*${w}*${c}. Received: x.length=${x.length}, n=${n}.`);
+      throw new GraftError('E_BATCH_SHAPE', `run(x, n) needs x.length >= n*h*w*c = ${n}*${h}*${w}*${c}. Received: x.length=${x.length}, n=${n}.`);
     }
     const src = x.length === len ? x : x.subarray(0, len);
     if (this.inputLayout === 'NHWC') return new ort.Tensor('float32', src, [n, h, w, c]);

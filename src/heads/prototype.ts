@@ -26,7 +26,7 @@ function checkSupport(f: FeatureSet, numClasses: number, what: string): void {
   if (f.labels.length === 0) throw new GraftError('E_HEAD_NO_DATA', `A ${what} head needs labelled embeddings; received none.`, 'Pass the training features (extractFeatures / cachedExtract).');
   const counts = new Array(numClasses).fill(0);
   for (const l of f.labels) {
-    if (!(l >= 0 && l < numClasses)) throw new GraftError('E_HEAD_LABEL', `Label ${l} is outside 0..${numClasses - 1}. Received: numClasses=${numClasses}.`);
+    if (!(l >= 0 && l < numClasses)) throw new GraftError('E_LABEL', `Label ${l} is outside 0..${numClasses - 1}. Received: numClasses=${numClasses}.`);
     counts[l]++;
   }
   const empty = counts.map((c, i) => (c === 0 ? i : -1)).filter((i) => i >= 0);

@@ -63,7 +63,7 @@ class TfjsEngine implements TrainingEngine {
 
   async trainStep(batch: StepBatch, lr: number): Promise<StepResult> {
     this.assertLive();
-    if (!Number.isFinite(lr) || lr < 0) throw new GraftError('E_LR', `The learning rate must be a finite number ≥ 0; received ${lr}.`);
+    if (!Number.isFinite(lr) || lr < 0) throw new GraftError('E_BAD_LR', `The learning rate must be a finite number ≥ 0; received ${lr}.`);
     const n = checkBatch(batch);
     const lrs = this.multipliers.map((m) => m * lr);
     const active = this.params.filter((_, i) => this.multipliers[i] !== 0);
@@ -141,12 +141,12 @@ class TfjsEngine implements TrainingEngine {
     this.assertLive();
     const vars = this.model.weights;
     if (ws.length !== vars.length) {
-      throw new GraftError('E_WEIGHTS', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
+      throw new GraftError('E_WEIGHTS_MISMATCH', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
     }
     vars.forEach((v, i) => {
       const size = v.read().size;
       if (ws[i].length !== size) {
-        throw new GraftError('E_WEIGHTS', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
+        throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
       }
     });
     tf.tidy(() => vars.forEach((v, i) => v.write(tf.tensor(ws[i], v.shape as number[]))));

@@ -33,6 +33,20 @@ interface ShapeRule {
 const fmt = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 /**
+ * The error a spec's `blockOutput` throws for a name that is not one of its blocks.
+ *
+ * @example
+ * if (!BLOCKS.includes(block)) throw unknownBlock('vgg16', block, BLOCKS);
+ */
+export function unknownBlock(model: string, block: string, blocks: readonly string[]): GraftError {
+  return new GraftError(
+    'E_UNKNOWN_BLOCK',
+    `${model}: \`block\` must be one of the architecture's named blocks. Received: block=${fmt(block)}`,
+    `Should be one of: ${blocks.join(', ')}`,
+  );
+}
+
+/**
  * Validates Keras Applications options for one architecture, as Keras' `obtain_input_shape` does:
  * a custom `inputShape` only without the top, 3 channels, each side >= the minimum.
  *
@@ -43,11 +57,11 @@ export function resolveOptions(rule: ShapeRule, opts: ZooOptions = {}): Resolved
   const includeTop = opts.includeTop ?? true;
   const classes = opts.classes ?? 1000;
   if (!Number.isInteger(classes) || classes < 1) {
-    throw new GraftError('E_OPTION', `${rule.name}: \`classes\` must be a positive integer. Received: classes=${fmt(opts.classes)}`);
+    throw new GraftError('E_BAD_OPTIONS', `${rule.name}: \`classes\` must be a positive integer. Received: classes=${fmt(opts.classes)}`);
   }
   const pooling = opts.pooling ?? null;
   if (pooling !== null && pooling !== 'avg' && pooling !== 'max') {
-    throw new GraftError('E_OPTION', `${rule.name}: \`pooling\` must be 'avg', 'max' or null. Received: pooling=${fmt(pooling)}`);
+    throw new GraftError('E_BAD_OPTIONS', `${rule.name}: \`pooling\` must be 'avg', 'max' or null. Received: pooling=${fmt(pooling)}`);
   }
   let inputShape: [number, number, number] = [...rule.defaultInputShape];
   if (opts.inputShape !== undefined && opts.inputShape !== null) {

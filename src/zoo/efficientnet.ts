@@ -5,7 +5,7 @@
  * The family builder takes Keras' width/depth coefficients; B0 passes (1.0, 1.0).
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, correctPad, resolveOptions, type Resolved, type Sym } from './common.js';
+import { addTop, ap, correctPad, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
 import { ChannelScale, Normalization } from './layers.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
@@ -132,7 +132,7 @@ const TOP_LAYERS = new Set(['top_conv', 'top_bn', 'top_activation']);
 function b0BlockOutput(block: string): string {
   if (block === 'top') return 'top_activation';
   const i = Number(/^block([1-7])$/.exec(block)?.[1] ?? NaN) - 1;
-  if (!(i >= 0)) throw new RangeError(`efficientnet_b0 has no block "${block}"; blocks: ${BLOCKS.join(', ')}`);
+  if (!(i >= 0)) throw unknownBlock('efficientnet_b0', block, BLOCKS);
   const n = STAGES[i].repeats;
   return `block${i + 1}${String.fromCharCode(96 + n)}_${n > 1 ? 'add' : 'project_bn'}`;
 }

@@ -8,7 +8,7 @@
  * fixes every counter, so do not reorder branches.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, resolveOptions, type Resolved, type Sym } from './common.js';
+import { addTop, ap, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
 import { imagenet, nsfwjs } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -181,7 +181,7 @@ export const inceptionV3Spec: ArchitectureSpec = {
   blockOutput(block: string): string {
     if (block === 'stem') return 'max_pooling2d_2';
     if (!BLOCK_COUNTERS.some((b) => b[0] === block)) {
-      throw new RangeError(`inception_v3 has no block "${block}"; blocks: ${BLOCK_COUNTERS.map((b) => b[0]).join(', ')}`);
+      throw unknownBlock('inception_v3', block, BLOCK_COUNTERS.map((b) => b[0]));
     }
     return block;
   },

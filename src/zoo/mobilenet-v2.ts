@@ -3,7 +3,7 @@
  * nsfwjs weights load by name. Structure follows keras/applications/mobilenet_v2.py (alpha 1.0).
  */
 import * as tf from '@tensorflow/tfjs';
-import { addPooling, ap, correctPad, denseClassifier, makeDivisible, resolveOptions, type Resolved, type Sym } from './common.js';
+import { addPooling, ap, correctPad, denseClassifier, makeDivisible, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
 import { imagenet, nsfwjs } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -120,7 +120,7 @@ export const mobilenetV2Spec: ArchitectureSpec = {
   blockOutput(block: string): string {
     if (block === 'top') return 'out_relu';
     const i = Number(/^block_(\d+)$/.exec(block)?.[1] ?? NaN);
-    if (!(i >= 0 && i < BLOCKS.length)) throw new RangeError(`mobilenet_v2 has no block "${block}"; blocks: ${BLOCK_NAMES.join(', ')}`);
+    if (!(i >= 0 && i < BLOCKS.length)) throw unknownBlock('mobilenet_v2', block, BLOCK_NAMES);
     return prefixOf(i) + (hasAdd(i) ? 'add' : 'project_BN');
   },
   featureLayer: 'out_relu',

@@ -4,7 +4,7 @@
  * (`conv1_conv`, `conv2_block1_1_conv`, ..., `conv5_block3_out`) so Keras' .h5 weights load by name.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, resolveOptions, type Resolved, type Sym } from './common.js';
+import { addTop, ap, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -62,7 +62,7 @@ function resnetSpec(name: string, params: number, blocks: readonly [number, numb
     blockOf: (layer) => (layer.startsWith('pool1_') ? 'conv1' : /^(conv[1-5])_/.exec(layer)?.[1]),
     blockOutput(block) {
       const i = (BLOCKS as readonly string[]).indexOf(block);
-      if (i < 0) throw new RangeError(`${name} has no block "${block}"; blocks: ${BLOCKS.join(', ')}`);
+      if (i < 0) throw unknownBlock(name, block, BLOCKS);
       return i === 0 ? 'pool1_pool' : `${block}_block${blocks[i - 1]}_out`;
     },
     featureLayer: 'conv5_block3_out',

@@ -4,7 +4,7 @@
  * flatten → fc1 → fc2 → predictions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addPooling, ap, denseClassifier, resolveOptions, type Resolved } from './common.js';
+import { addPooling, ap, denseClassifier, resolveOptions, unknownBlock, type Resolved } from './common.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -49,7 +49,7 @@ function vggSpec(name: string, params: number, convs: readonly number[]): Archit
     blocks: BLOCKS,
     blockOf: (layer) => /^(block[1-5])_/.exec(layer)?.[1],
     blockOutput(block) {
-      if (!(BLOCKS as readonly string[]).includes(block)) throw new RangeError(`${name} has no block "${block}"; blocks: ${BLOCKS.join(', ')}`);
+      if (!(BLOCKS as readonly string[]).includes(block)) throw unknownBlock(name, block, BLOCKS);
       return `${block}_pool`;
     },
     featureLayer: 'block5_pool',

@@ -58,7 +58,7 @@ test('fromLayersModel: NHWC features equal TF.js; second load hits the disk cach
   const ref = tfOut(model, 'skip', x.subarray(0, 3 * 243), [3, 9, 9, 3]);
   assert.equal(y.length, 3 * 5 * 5 * 6);
   assert.ok(maxAbsDiff(ref, y) <= 1e-4, `diff ${maxAbsDiff(ref, y)}`);
-  await assert.rejects(bb.run(x, 5), (e: unknown) => isGraftError(e) && e.code === 'E_BATCH');
+  await assert.rejects(bb.run(x, 5), (e: unknown) => isGraftError(e) && e.code === 'E_BATCH_SHAPE');
   bb.dispose();
 
   const again = await FrozenBackbone.fromLayersModel(model, { cut: 'skip', cacheDir, threads: 1 });
@@ -128,6 +128,7 @@ test('fromOnnxFile: NCHW user model is fed NHWC and its cut feature map comes ba
   const x = randomInput([2, 6, 6, 3], 13);
   const y = await bb.run(x, 2);
   const kernel = permute(w, [4, 3, 3, 3], [2, 3, 1, 0]); // [out,in,kh,kw] → [kh,kw,in,out]
+  assert.throws(() => permute(w, [12, 9], [1, 0]), (e: unknown) => isGraftError(e) && e.code === 'E_PERMUTE_RANK' && /\[12,9\]/.test(e.message));
   const ref = tf.tidy(() => tf.relu(tf.conv2d(tf.tensor4d(x, [2, 6, 6, 3]), tf.tensor4d(kernel, [3, 3, 3, 4]), 1, 'same')).dataSync());
   assert.ok(maxAbsDiff(ref, y) <= 1e-4, `diff ${maxAbsDiff(ref, y)}`);
   // Twice: the staging buffer is reused.

@@ -297,7 +297,7 @@ test('getWeights/setWeights restore a snapshot', async () => {
   engine.setWeights(snap);
   assert.deepEqual(engine.getWeights(), snap);
   assert.equal((await engine.evaluate(batch)).loss, evalBefore.loss);
-  assert.throws(() => engine.setWeights(snap.slice(1)), (e) => isGraftError(e) && e.code === 'E_WEIGHTS');
+  assert.throws(() => engine.setWeights(snap.slice(1)), (e) => isGraftError(e) && e.code === 'E_WEIGHTS_MISMATCH');
   engine.dispose();
   model.dispose();
 });

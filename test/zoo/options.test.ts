@@ -34,9 +34,9 @@ test('the default input shape is accepted with the top; the minimum without it',
 test('pooling and classes are validated', () => {
   assert.throws(
     () => buildModel('resnet50', { includeTop: false, pooling: 'mean' as 'avg' }),
-    failsWith('E_OPTION', /'avg', 'max' or null/, /pooling="mean"/),
+    failsWith('E_BAD_OPTIONS', /'avg', 'max' or null/, /pooling="mean"/),
   );
-  assert.throws(() => buildModel('resnet50', { classes: 0 }), failsWith('E_OPTION', /classes=0/));
+  assert.throws(() => buildModel('resnet50', { classes: 0 }), failsWith('E_BAD_OPTIONS', /classes=0/));
 });
 
 test('createModel without weights returns a random model and no weight info', async () => {

@@ -84,7 +84,7 @@ class OrtEngine implements TrainingEngine {
 
   async trainStep(batch: StepBatch, lr: number): Promise<StepResult> {
     this.assertLive();
-    if (!Number.isFinite(lr) || lr < 0) throw new GraftError('E_LR', `The learning rate must be a finite number ≥ 0; received ${lr}.`);
+    if (!Number.isFinite(lr) || lr < 0) throw new GraftError('E_BAD_LR', `The learning rate must be a finite number ≥ 0; received ${lr}.`);
     const n = checkBatch(batch);
     const k = this.train.classes;
     const eps = this.opts.labelSmoothing ?? 0;
@@ -168,11 +168,11 @@ class OrtEngine implements TrainingEngine {
     this.assertLive();
     const vars = this.model.weights;
     if (ws.length !== vars.length) {
-      throw new GraftError('E_WEIGHTS', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
+      throw new GraftError('E_WEIGHTS_MISMATCH', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
     }
     vars.forEach((v, i) => {
       const size = v.shape.reduce((a: number, b) => a * (b ?? 1), 1);
-      if (ws[i].length !== size) throw new GraftError('E_WEIGHTS', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
+      if (ws[i].length !== size) throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
     });
     vars.forEach((v, i) => {
       const p = this.byVariable.get(v as tf.LayerVariable);
