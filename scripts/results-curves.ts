@@ -3,6 +3,7 @@
 //   npx tsx scripts/results-curves.ts [--out /tmp/graft-results] [--quick] [--only curves|chain]
 // Writes OUT/curves.json, OUT/curves.html, OUT/chain.json and OUT/tables.md (markdown tables).
 import fs from 'node:fs';
+import { eventLine, type GraftEvent } from '../src/events.js';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { learningCurve, type CurveOptions, type CurveResult, type CurveSummary } from '../src/workflow/curve.js';
@@ -18,8 +19,9 @@ const SEEDS = QUICK ? 1 : 3;
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 fs.mkdirSync(OUT, { recursive: true });
 const log = (m: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-const onEvent = (e: { type: string; message: string }) => {
-  if (e.type !== 'progress') log(e.message);
+const onEvent = (e: GraftEvent) => {
+  const line = eventLine(e);
+  if (line) log(line);
 };
 
 // 1. Data: the first 100 train and 50 test images per class of the official splits.

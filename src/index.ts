@@ -102,8 +102,9 @@ export { exportOnnx, type ExportOptions } from './engine/onnx-export.js';
 
 // ── Workflow verbs (what the CLI calls) ──────────────────────────────────────────────────────
 // train
-export { trainClassifier, type TrainResult, type TrainEvent } from './workflow/train.js';
-export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './workflow/options.js';
+export { trainClassifier, type TrainResult } from './workflow/train.js';
+export type { GraftEvent, GraftEventHandler, GraftProgressEvent, GraftMessageEvent, GraftTask } from './events.js';
+export { parseTrainOptions, trainOptionsSchema, type TrainOptions } from './options.js';
 // predict
 export { Classifier, type Prediction } from './workflow/predict.js';
 // evaluate
@@ -152,7 +153,7 @@ export { evaluateProbs, type Evaluation } from './evaluate/metrics.js';
 export { renderReport, type ReportData } from './evaluate/report/index.js';
 
 // ── IO: model directories, graft.json, TF.js files ───────────────────────────────────────────
-export { saveModelDir, loadModelDir } from './workflow/model-dir.js';
+export { saveModelDir, loadModelDir } from './io/model-dir.js';
 export { isGraftModelDir } from './backbones/graft-dir.js';
 export { readManifest, manifestSchema, type GraftManifest } from './io/manifest.js';
 export { fileSaveHandler, fileLoadHandler } from './io/tfjs-files.js';

@@ -87,7 +87,7 @@ export async function benchEmbedFolder(
           let done = 0;
           const res = await embedImages([dir], {
             backbone, weights, batchSize: batch,
-            onProgress: (e) => { if (e.type === 'initiate') start = performance.now(); if (e.type === 'done') done = performance.now(); },
+            onEvent: (e) => { if (e.type === 'initiate' && e.task === 'extract') start = performance.now(); if (e.type === 'done' && e.task === 'extract') done = performance.now(); },
           });
           if (res.embeddings.length !== images) throw new Error(`embedImages returned ${res.embeddings.length} of ${images} (failed: ${res.failed.length})`);
           row.graftSetupS.push(round((start - s) / 1000));

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
 import type { GraftManifest } from '../io/manifest.js';
-import { saveModelDir } from '../workflow/model-dir.js';
+import { saveModelDir } from '../io/model-dir.js';
 import { checkModelOut } from '../io/out-target.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import type { FeatureSet } from '../features/feature-set.js';

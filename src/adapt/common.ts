@@ -3,10 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
 import { initTf } from '../engine/backend.js';
-import { FrozenBackbone } from '../engine/ort.js';
+import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
+import { cacheKeyOf, frozenExtractor } from '../backbones/index.js';
+import type { Extractor } from '../features/extract.js';
+import type { CacheKey } from '../features/cached.js';
 import type { GraftManifest } from '../io/manifest.js';
-import { loadModelDir } from '../workflow/model-dir.js';
-import { expandInputs } from '../workflow/predict.js';
+import { loadModelDir } from '../io/model-dir.js';
+import { expandInputs } from '../data/inputs.js';
 import { cachedExtract } from '../features/cached.js';
 import type { FeatureSet } from '../features/feature-set.js';
 import type { DatasetItem } from '../data/dataset.js';
@@ -92,34 +95,39 @@ export function sample<T>(items: T[], n: number | undefined, seed: number, purpo
   return idx.map((i) => items[i]!);
 }
 
-/** Extracts activations of `frozen` (image → features) on onnxruntime, through the feature cache. */
+/**
+ * Activations of `frozen` (part of a loaded, possibly adapted, model: image → features) on
+ * onnxruntime, through the feature cache. The key hashes the weights in memory, so an adapted
+ * model never reads the features of the model it came from.
+ */
 export class FeatureExtractor {
   private constructor(
-    private bb: FrozenBackbone,
-    private key: { backbone: string; weights: string; cut: string; preprocess: GraftManifest['preprocess']; size: readonly [number, number] },
+    private ex: Extractor,
+    private key: CacheKey,
+    private owned: FrozenBackbone[],
     private cacheDir?: string,
   ) {}
 
   static async create(frozen: tf.LayersModel, manifest: GraftManifest, cut: string, cacheDir?: string): Promise<FeatureExtractor> {
-    const bb = await FrozenBackbone.fromLayersModel(frozen, { preprocess: manifest.preprocess, cacheDir });
-    const size = [manifest.inputSize[0], manifest.inputSize[1]] as const;
-    return new FeatureExtractor(bb, { backbone: `adapt@${bb.hash}`, weights: bb.hash, cut, preprocess: manifest.preprocess, size }, cacheDir);
+    const size = [manifest.inputSize[0], manifest.inputSize[1]] as [number, number];
+    const owned: FrozenBackbone[] = [];
+    const ex = frozenExtractor(frozen, size, { preprocess: manifest.preprocess, cacheDir }, () => {}, (b) => owned.push(b));
+    const key = cacheKeyOf(`graft:${manifest.backbone.name}`, layersModelHash(frozen, { preprocess: manifest.preprocess }), cut, manifest.preprocess, size);
+    return new FeatureExtractor(ex, key, owned, cacheDir);
   }
 
   get outputShape(): number[] {
-    return this.bb.outputShape;
+    return [...this.ex.outputShape];
   }
 
   /** Features of `items`, in order; unreadable files are skipped and listed. */
   async extract(items: DatasetItem[], label: string): Promise<{ features: FeatureSet; skipped: { path: string; reason: string }[] }> {
-    const bb = this.bb;
-    const ex = { inputSize: this.key.size, outputShape: bb.outputShape, run: (x: Float32Array, n: number) => bb.run(x, n) };
-    const r = await cachedExtract(ex, items, this.key, { cacheDir: this.cacheDir, label });
+    const r = await cachedExtract(this.ex, items, this.key, { cacheDir: this.cacheDir, label });
     return { features: r.features, skipped: r.skipped };
   }
 
   dispose(): void {
-    this.bb.dispose();
+    for (const b of this.owned.splice(0)) b.dispose();
   }
 }
 

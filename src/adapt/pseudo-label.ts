@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { createTfjsEngine } from '../train/tfjs-engine.js';
+import { createEngine, type EngineKind } from '../engine/index.js';
 import { fit } from '../train/fit.js';
 import { constant } from '../train/schedules.js';
 import { featureSource, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
@@ -27,6 +27,8 @@ export interface PseudoLabelOptions {
   lr?: number;
   batchSize?: number;
   seed?: number;
+  /** Training engine (createEngine). Default 'ort'. */
+  engine?: EngineKind;
 }
 
 export interface PseudoLabelRound {
@@ -100,7 +102,7 @@ export async function pseudoLabel(top: tf.LayersModel, source: FeatureSet, targe
     const pseudo = subsetFeatures(target, sel.index);
     pseudo.labels.set(sel.label);
     const train = concatFeatures(source, pseudo);
-    const engine = await createTfjsEngine(top, { optimizer: { type: 'adam', lr: o.lr ?? 1e-3 }, trainBatchNormStats: false, seed: seed + r });
+    const engine = await createEngine(o.engine ?? 'ort', top, { optimizer: { type: 'adam', lr: o.lr ?? 1e-3 }, trainBatchNormStats: false, seed: seed + r });
     try {
       const h = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize ?? 32, shuffle: true, seed: seed + r }) }, { epochs: o.epochs ?? 5, schedule: constant(o.lr ?? 1e-3) });
       await engine.syncToModel();

@@ -1,10 +1,11 @@
 import { GraftError } from '../errors.js';
 import { initTf } from '../engine/backend.js';
-import { FrozenBackbone } from '../engine/ort.js';
 import { isGraftModelDir } from '../backbones/graft-dir.js';
-import { extractFeatures } from '../features/extract.js';
+import { cachedExtract } from '../features/cached.js';
+import { openBackbone, backboneKind, pooledAt } from '../backbones/index.js';
+import type { PreprocessMode } from '../zoo/types.js';
 import type { FeatureSet } from '../features/feature-set.js';
-import { createModel, listModels } from '../zoo/registry.js';
+import { listModels } from '../zoo/registry.js';
 import { confidenceStats, FeatureExtractor, loadAdaptContext, predictTop, sample, splitAtFeatures, unlabeledItems, type ConfidenceStats } from './common.js';
 import { pooled } from './coral.js';
 import { domainClassifierAccuracy, mmdPermutationTest } from './stats.js';
@@ -23,6 +24,8 @@ export interface ShiftOptions {
   maxImages?: number;
   /** Weights of a zoo backbone (ignored for a model directory). Default 'nsfwjs'. */
   weights?: string;
+  /** Preprocessing of an ONNX backbone (default 'torch'). */
+  preprocess?: PreprocessMode;
   inputSize?: number;
   cacheDir?: string;
 }
@@ -89,18 +92,16 @@ export async function shiftReport(modelOrBackbone: string, folderA: string, fold
     ctx.model.dispose();
   } else {
     const names = listModels().map((m) => m.name);
-    if (!names.includes(modelOrBackbone)) {
-      throw new GraftError('E_SHIFT_EMBEDDER', `The first argument must be a Graft model directory or a zoo backbone. Received: ${modelOrBackbone}.`, `Zoo backbones: ${names.join(', ')}.`);
+    if (backboneKind(modelOrBackbone) === 'zoo' && !names.includes(modelOrBackbone)) {
+      throw new GraftError('E_SHIFT_EMBEDDER', `The first argument must be a Graft model directory, a zoo backbone or a .onnx file. Received: ${modelOrBackbone}.`, `Zoo backbones: ${names.join(', ')}.`);
     }
-    const created = await createModel(modelOrBackbone, { includeTop: false, weights: o.weights ?? 'nsfwjs', pooling: 'avg', inputShape: o.inputSize ? [o.inputSize, o.inputSize, 3] : undefined });
-    const prep = created.pretrained?.preprocess ?? created.spec.defaultPreprocess;
-    const bb = await FrozenBackbone.fromLayersModel(created.model, { preprocess: prep, cacheDir: o.cacheDir });
-    created.model.dispose();
+    // A zoo or ONNX backbone: its pooled features at its feature layer (or the graph's output).
+    const bb = await openBackbone(modelOrBackbone, { weights: backboneKind(modelOrBackbone) === 'zoo' ? (o.weights ?? 'nsfwjs') : undefined, preprocess: o.preprocess, inputSize: o.inputSize, cacheDir: o.cacheDir });
     try {
-      const [h, w] = bb.inputShape;
-      const ex = { inputSize: [h, w] as const, outputShape: bb.outputShape, run: (x: Float32Array, n: number) => bb.run(x, n) };
-      const ra = await extractFeatures(ex, itemsA, { label: 'embed A' });
-      const rb = await extractFeatures(ex, itemsB, { label: 'embed B' });
+      const ex = bb.extractor({ pooling: 'avg' });
+      const key = bb.cacheKey(pooledAt(bb.cut, 'avg'));
+      const ra = await cachedExtract(ex, itemsA, key, { cacheDir: o.cacheDir, label: 'embed A' });
+      const rb = await cachedExtract(ex, itemsB, key, { cacheDir: o.cacheDir, label: 'embed B' });
       fa = ra.features;
       fb = rb.features;
       skipped.push(...ra.skipped, ...rb.skipped);

@@ -9,7 +9,7 @@ import { listModels, getModelSpec } from '../zoo/registry.js';
 
 const zooNames = (): string[] => listModels().map((m) => m.name);
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
-import { loadModelDir } from '../workflow/model-dir.js';
+import { loadModelDir } from '../io/model-dir.js';
 
 /** A trained Graft model, cut below its head, ready to serve as the backbone of a new training. */
 export interface GraftBackbone {

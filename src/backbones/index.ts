@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
+import type { GraftEventHandler } from '../events.js';
 import { initTf } from '../engine/backend.js';
 import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
@@ -25,8 +26,8 @@ export interface OpenBackboneOptions {
   /** Square input size; default the weights' (zoo), the graph's (ONNX) or the source model's (Graft). */
   inputSize?: number;
   cacheDir?: string;
-  /** Told once, when a frozen graph is first compiled for onnxruntime. */
-  onCompile?: (what: string) => void;
+  /** Weight-download progress, and a stage line when a frozen graph is first compiled for onnxruntime. */
+  onEvent?: GraftEventHandler;
 }
 
 /** Where a backbone's weights come from, as graft.json records it. */
@@ -90,7 +91,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
   await initTf();
   const kind = backboneKind(ref);
   const owned: { dispose(): void }[] = [];
-  const compileNote = (what: string) => o.onCompile?.(what);
+  const compileNote = (what: string) => o.onEvent?.({ type: 'stage', message: `Compiling the frozen backbone (${what}) for onnxruntime` });
 
   if (kind === 'onnx') {
     const preprocess = o.preprocess ?? 'torch';
@@ -98,7 +99,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
     owned.push(h.backbone);
     const base = featureInputModel(h.extractor.outputShape);
     owned.push(base);
-    const key = (at?: string): CacheKey => ({ backbone: 'onnx@graft-exporter', weights: h.sha256, cut: at ?? h.cut, preprocess, size: [h.extractor.inputSize[0], h.extractor.inputSize[1]] });
+    const key = (at?: string): CacheKey => cacheKeyOf('onnx', h.sha256, at ?? h.cut, preprocess, [h.extractor.inputSize[0], h.extractor.inputSize[1]]);
     return {
       kind,
       ref,
@@ -138,7 +139,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
   } else {
     spec = getModelSpec(ref);
     size = o.inputSize ? [o.inputSize, o.inputSize] : [spec.defaultInputShape[0], spec.defaultInputShape[1]];
-    const created = await createModel(ref, { includeTop: false, weights: o.weights ?? 'nsfwjs', inputShape: [size[0], size[1], 3], pooling: null });
+    const created = await createModel(ref, { includeTop: false, weights: o.weights ?? 'nsfwjs', inputShape: [size[0], size[1], 3], pooling: null }, { onEvent: o.onEvent });
     model = created.model;
     preprocess = created.pretrained?.preprocess ?? o.preprocess ?? spec.defaultPreprocess;
     cut = o.cut ?? spec.featureLayer;
@@ -149,7 +150,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
   owned.push(model);
   // Random weights have no file hash: the graph's own hash (weights included) keys the cache.
   let weightsKey: string | undefined = weights.sha256;
-  const key = (at?: string): CacheKey => ({ backbone: `${keyName}@graft-exporter`, weights: (weightsKey ??= layersModelHash(base, { preprocess })), cut: at ?? cut, preprocess, size });
+  const key = (at?: string): CacheKey => cacheKeyOf(keyName, (weightsKey ??= layersModelHash(base, { preprocess })), at ?? cut, preprocess, size);
   const name = kind === 'graft' ? keyName.slice('graft:'.length) : ref;
   return {
     kind,
@@ -164,7 +165,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
     cacheKey: key,
     extractor: (e = {}) => {
       const frozen = e.frozen ?? (e.pooling ? pooledModel(base, e.pooling) : base);
-      return lazyExtractor(frozen, size, { preprocess, cacheDir: o.cacheDir }, () => compileNote(`${name} up to ${cut}`), (b) => owned.push(b));
+      return frozenExtractor(frozen, size, { preprocess, cacheDir: o.cacheDir }, () => compileNote(`${name} up to ${cut}`), (b) => owned.push(b));
     },
     dispose: () => owned.splice(0).forEach((d) => d.dispose()),
   };
@@ -198,8 +199,24 @@ function pooledModel(base: tf.LayersModel, pooling: 'avg' | 'max'): tf.LayersMod
   return tf.model({ inputs: base.inputs, outputs: layer.apply(out) as tf.SymbolicTensor, name: `${base.name}_pooled` });
 }
 
-/** Compile `frozen` for onnxruntime on its first `run`; `own` receives it for disposal. */
-function lazyExtractor(frozen: tf.LayersModel, size: [number, number], opts: { preprocess: PreprocessMode; cacheDir?: string }, onCompile: () => void, own: (b: FrozenBackbone) => void): Extractor {
+/**
+ * The one spelling of a feature-cache key: what determines the activations (the backbone's name,
+ * a hash of its weights, where they are taken, preprocessing, input size). Stable across
+ * processes, unlike auto-generated layer names.
+ */
+export function cacheKeyOf(name: string, weightsHash: string, at: string, preprocess: PreprocessMode, size: readonly [number, number]): CacheKey {
+  return { backbone: `${name}@graft-exporter`, weights: weightsHash, cut: at, preprocess, size };
+}
+
+/**
+ * An Extractor for a frozen TF.js network, compiled for onnxruntime on its first `run`: with a
+ * warm feature cache the graph is never exported or loaded. `own` receives the compiled
+ * backbone for disposal.
+ *
+ * @example
+ * const ex = frozenExtractor(split.frozen, [224, 224], { preprocess: 'tf' }, () => say('Compiling'), (b) => owned.push(b));
+ */
+export function frozenExtractor(frozen: tf.LayersModel, size: [number, number], opts: { preprocess: PreprocessMode; cacheDir?: string }, onCompile: () => void, own: (b: FrozenBackbone) => void): Extractor {
   let bb: Promise<FrozenBackbone> | undefined;
   const compiled = (): Promise<FrozenBackbone> =>
     (bb ??= (async () => {

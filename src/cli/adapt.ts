@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
-import { GraftError } from '../errors.js';
+import { num } from './parse.js';
 import type { AdaptMethod } from '../adapt/adapt.js';
 
 // Kept in step with ADAPT_METHODS in adapt/adapt.ts (a test checks); the module itself loads on use.
 export const CLI_ADAPT_METHODS = ['adabn', 'coral', 'pseudo-label', 'dann'] as const;
-
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new GraftError('E_BAD_NUMBER', `Expected a number. Received: ${JSON.stringify(v)}.`);
-  return n;
-};
 
 /** `graft adapt`: unsupervised domain adaptation of a model directory to unlabelled target images. */
 export function registerAdapt(program: Command): void {

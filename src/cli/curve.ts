@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { atomicWrite } from '../io/atomic.js';
 import { checkFileOut } from '../io/out-target.js';
+import { eventPrinter } from './progress.js';
 import { GraftError } from '../errors.js';
+import { num } from './parse.js';
 import type { CurveMethod } from '../workflow/curve.js';
 
 // Kept in step with CURVE_METHODS in workflow/curve.ts (a test checks); the module loads on use.
@@ -24,7 +26,7 @@ export function registerCurve(program: Command): void {
     .requiredOption('--test <dir>', 'held-out test folder or manifest (same classes)')
     .option('--labels-per-class <list>', 'budgets, comma-separated, "all" for the whole pool', '1,5,10,25,all')
     .option('--seeds <n>', 'repeats with different samples', int('seeds'), 3)
-    .option('--seed <n>', 'base seed', (v) => Number(v), 42)
+    .option('--seed <n>', 'base seed', num, 42)
     .option('--methods <list>', `any of ${CLI_CURVE_METHODS.join(',')}`, CLI_CURVE_METHODS.join(','))
     .option('--backbone <name>', 'backbone architecture', 'mobilenet_v2')
     .option('--weights <source>', 'backbone weights', 'nsfwjs')
@@ -60,7 +62,7 @@ export function registerCurve(program: Command): void {
         minSteps: f.minSteps as number,
         k: f.k as number,
         cacheDir: f.cacheDir as string | undefined,
-        onEvent: f.quiet ? undefined : (e) => process.stderr.write(`${e.message}\n`),
+        onEvent: eventPrinter(Boolean(f.quiet)),
       });
       await atomicWrite(String(f.out), renderCurveHtml(r));
       if (f.json) {

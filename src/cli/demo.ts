@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { num } from './parse.js';
 import { eventPrinter } from './train.js';
 
 export const DEMO_DATA = fileURLToPath(new URL('../../data/demo/fashion-mnist', import.meta.url));
@@ -9,8 +10,8 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('train a real classifier on the bundled Fashion-MNIST sample with the embedded MobileNetV2, and the same from scratch')
     .option('--out <dir>', "model directory to write (replaces the demo's own earlier output, never anything else)", 'graft-demo-model')
-    .option('--epochs <n>', 'head epochs', (v) => Number(v), 15)
-    .option('--scratch-epochs <n>', 'epochs of the from-scratch baseline', (v) => Number(v), 8)
+    .option('--epochs <n>', 'head epochs', num, 15)
+    .option('--scratch-epochs <n>', 'epochs of the from-scratch baseline', num, 8)
     .option('--no-scratch', 'skip the from-scratch baseline')
     .option('--quiet', 'only the summary')
     .action(async (o: { out: string; epochs: number; scratchEpochs: number; scratch: boolean; quiet?: boolean }) => {

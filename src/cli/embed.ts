@@ -1,23 +1,24 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { terminalProgress } from './progress.js';
+import { num } from './parse.js';
+import { eventPrinter } from './progress.js';
 
 export function registerEmbed(program: Command): void {
   program
     .command('embed <images...>')
     .description('pooled feature vectors of images (files or folders), computed on onnxruntime')
-    .option('--backbone <name>', 'architecture from `graft models`, or a .onnx file', 'mobilenet_v2')
-    .option('--weights <src>', 'imagenet | nsfwjs | none | path | URL', 'nsfwjs')
+    .option('--backbone <name>', 'architecture from `graft models`, a .onnx file, or a Graft model directory', 'mobilenet_v2')
+    .option('--weights <src>', 'zoo backbones: imagenet | nsfwjs | none | path | URL (default nsfwjs)')
     .addOption(new Option('--pooling <p>', 'global pooling').choices(['avg', 'max']).default('avg'))
-    .option('--batch-size <n>', 'images per onnxruntime batch', (v) => Number(v), 16)
-    .option('--cut <value>', 'ONNX backbones: graph value to take features from')
-    .addOption(new Option('--preprocess <mode>', 'ONNX backbones: preprocessing the model expects').choices(['caffe', 'tf', 'torch', 'raw01', 'none']))
+    .option('--batch-size <n>', 'images per onnxruntime batch', num, 16)
+    .option('--cut <layer>', 'layer or block (zoo) or graph value (ONNX) to take features from (default: the feature layer)')
+    .addOption(new Option('--preprocess <mode>', 'preprocessing the network expects (ONNX default torch; zoo: override the weights\' own)').choices(['caffe', 'tf', 'torch', 'raw01', 'none']))
+    .option('--cache-dir <dir>', 'cache folder for compiled graphs (default $GRAFT_HOME)')
     .option('--json', 'print JSON')
-    .action(async (images: string[], o: { backbone: string; weights: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean; cut?: string; preprocess?: 'caffe' | 'tf' | 'torch' | 'raw01' | 'none' }) => {
+    .action(async (images: string[], o: { backbone: string; weights?: string; cacheDir?: string; pooling: 'avg' | 'max'; batchSize: number; json?: boolean; cut?: string; preprocess?: 'caffe' | 'tf' | 'torch' | 'raw01' | 'none' }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
       const { embedImages } = await import('../workflow/embed.js');
-      const bar = terminalProgress();
-      const r = await embedImages(images, { ...o, onProgress: o.json ? undefined : bar });
+      const r = await embedImages(images, { ...o, onEvent: o.json ? undefined : eventPrinter() });
       for (const f of r.failed) process.stderr.write(`skipped ${f.path}: ${f.reason}\n`);
       if (o.json) {
         const out = {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { num } from './parse.js';
 import { addTrainOptions, collectTrainOptions, eventPrinter } from './train.js';
 
 export function registerLrFind(program: Command): void {
@@ -6,7 +7,7 @@ export function registerLrFind(program: Command): void {
     .command('lr-find <data>')
     .description('learning-rate range test: plots loss vs learning rate and suggests a rate')
     .option('--plot <file>', 'write the plot as SVG', 'lr-find.svg')
-    .option('--steps <n>', 'steps of the sweep', (v) => Number(v), 100)
+    .option('--steps <n>', 'steps of the sweep', num, 100)
     .option('--json', 'print JSON');
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
+import { num } from './parse.js';
 import { Classifier } from '../workflow/predict.js';
 
 export function registerPredict(program: Command): void {
   program
     .command('predict <modelDir> <inputs...>')
     .description('classify image files or folders with a trained model (onnxruntime)')
-    .option('--top <k>', 'classes to show per image', (v) => Number(v), 3)
+    .option('--top <k>', 'classes to show per image', num, 3)
     .option('--json', 'print JSON')
     .action(async (modelDir: string, inputs: string[], o: { top: number; json?: boolean }) => {
       const clf = await Classifier.load(modelDir);

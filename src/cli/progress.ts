@@ -1,14 +1,10 @@
+import { isProgress, type GraftEvent, type GraftProgressEvent } from '../events.js';
+
 /**
  * One consumer of Graft's typed progress events for the terminal: a redrawn bar on a TTY,
  * occasional plain lines otherwise (logs, CI).
  */
-export interface ProgressEvent {
-  type: 'initiate' | 'progress' | 'done';
-  label: string;
-  loaded?: number;
-  total?: number;
-  unit?: string;
-}
+export type ProgressEvent = Pick<GraftProgressEvent, 'type' | 'label'> & Partial<Pick<GraftProgressEvent, 'loaded' | 'total' | 'unit'>>;
 
 export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): (e: ProgressEvent) => void {
   const tty = Boolean(stream.isTTY);
@@ -35,5 +31,20 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): (
       lastPlain = Date.now();
       stream.write(`${e.label}: ${loaded}/${total || '?'}${unit}\n`);
     }
+  };
+}
+
+/**
+ * The CLI's consumer of Graft's event stream (events.ts): progress as a bar, stage lines with
+ * "==>", warnings marked; with `quiet`, warnings only.
+ */
+export function eventPrinter(quiet = false, stream: NodeJS.WriteStream = process.stderr): (e: GraftEvent) => void {
+  const bar = terminalProgress(stream);
+  return (e) => {
+    if (quiet && e.type !== 'warning') return;
+    if (isProgress(e)) return bar(e);
+    if (e.label === 'epoch') return; // the training progress bar already shows epochs
+    const prefix = e.type === 'stage' ? '==> ' : e.type === 'warning' ? 'warning: ' : '    ';
+    stream.write(`${prefix}${e.message}\n`);
   };
 }

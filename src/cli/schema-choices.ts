@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { trainOptionsSchema } from '../workflow/options.js';
+import { trainOptionsSchema } from '../options.js';
 
 /** Strip `.default()`, `.optional()`, `.nullable()` (any nesting) off a field's schema. */
 function unwrapField(field: z.ZodType): z.ZodType {

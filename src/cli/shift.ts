@@ -1,11 +1,5 @@
 import type { Command } from 'commander';
-import { GraftError } from '../errors.js';
-
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new GraftError('E_BAD_NUMBER', `Expected a number. Received: ${JSON.stringify(v)}.`);
-  return n;
-};
+import { num } from './parse.js';
 
 /** `graft shift`: is folder B distributed like folder A (before deploying a model to B)? */
 export function registerShift(program: Command): void {

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { TrainEvent } from '../workflow/train.js';
-import { parseTrainOptions, readConfigFile } from '../workflow/options.js';
+import { parseTrainOptions, readConfigFile } from '../options.js';
 import { trainChoices } from './schema-choices.js';
-import { terminalProgress } from './progress.js';
+import { eventPrinter } from './progress.js';
+import { num } from './parse.js';
 
-const num = (v: string) => Number(v);
+export { eventPrinter };
+
 const intList = (v: string) => v.split(',').filter(Boolean).map(Number);
 
 /**
@@ -52,6 +53,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')
     .option('--config <file>', 'read options from a JSON or YAML file (flags override it)')
     .option('--force', "replace Graft's own earlier output at --out (never anything else)")
+    .option('--log <file>', 'also write every event (stages, progress, warnings) to this file as JSON lines')
     .option('--quiet', 'no progress output');
 }
 
@@ -69,19 +71,6 @@ export function collectTrainOptions(data: string, flags: Record<string, unknown>
   return merged;
 }
 
-export function eventPrinter(quiet = false): (e: TrainEvent) => void {
-  const bar = terminalProgress();
-  return (e) => {
-    if (quiet && e.type !== 'warning') return;
-    if (e.label === 'epoch') return; // the progress bar callback already shows epochs
-    if (e.type === 'progress') {
-      if (e.label) bar({ type: e.loaded === e.total ? 'done' : 'progress', label: e.label, loaded: e.loaded, total: e.total, unit: ' images' });
-      return;
-    }
-    const prefix = e.type === 'stage' ? '==> ' : e.type === 'warning' ? 'warning: ' : '    ';
-    process.stderr.write(`${prefix}${e.message}\n`);
-  };
-}
 
 export function registerTrain(program: Command): void {
   const cmd = program

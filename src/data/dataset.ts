@@ -39,7 +39,7 @@ export function isImagePath(p: string): boolean {
 }
 
 /** Why a file in a class folder is not used, or undefined if it is an image. */
-function skipReason(name: string): string | undefined {
+export function skipReason(name: string): string | undefined {
   if (name.startsWith('.')) return 'hidden file';
   const ext = path.extname(name).toLowerCase();
   if (IMAGE_EXTENSIONS.has(ext)) return undefined;

@@ -1,3 +1,4 @@
+import type { GraftEventHandler } from '../events.js';
 import { FeatureCache, backboneKey, defaultFeatureCacheDir } from './cache-file.js';
 import { hashItems } from '../data/hash.js';
 import type { DatasetItem } from '../data/dataset.js';
@@ -17,7 +18,7 @@ export interface CachedExtractOptions {
   label?: string;
   batchSize?: number;
   augment?: undefined;
-  onEvent?: (e: { type: 'progress'; message: string; label?: string; loaded?: number; total?: number }) => void;
+  onEvent?: GraftEventHandler;
   /** Disable the on-disk cache (always run the backbone). */
   noCache?: boolean;
 }
@@ -32,9 +33,7 @@ export interface CachedExtractOptions {
  * r.computed; // 0 on a second run over the same files
  */
 export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: CacheKey, opts: CachedExtractOptions = {}): Promise<ExtractResult> {
-  const emit = (e: { type: string; label: string; loaded: number; total: number }) => {
-    if (e.type === 'progress') opts.onEvent?.({ type: 'progress', message: `${e.label} ${e.loaded}/${e.total}`, label: e.label, loaded: e.loaded, total: e.total });
-  };
+  const emit = opts.onEvent;
   if (opts.noCache) return extractFeatures(ex, items, { label: opts.label, batchSize: opts.batchSize, onProgress: emit });
   await hashItems(items.filter((i) => !i.hash));
   const k = backboneKey({ graphHash: key.backbone, weightsHash: key.weights, cut: key.cut, preprocess: key.preprocess, inputSize: key.size, decode: { fit: 'crop' } });

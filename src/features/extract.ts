@@ -1,3 +1,4 @@
+import type { GraftProgressEvent } from '../events.js';
 import { decodeImage, type CropBox, type FitMode } from '../data/decode.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { preprocess } from '../zoo/preprocess.js';
@@ -5,7 +6,6 @@ import type { FeatureSet } from './feature-set.js';
 import { rowSize } from './feature-set.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 import type * as tf from '@tensorflow/tfjs';
-import { FrozenBackbone } from '../engine/ort.js';
 
 /** What turns a batch of images into activations: an ORT frozen backbone, or pixels themselves. */
 export interface Extractor {
@@ -22,13 +22,8 @@ export interface LabeledItem {
   label: number;
 }
 
-export interface ExtractProgress {
-  type: 'initiate' | 'progress' | 'done';
-  label: string;
-  loaded: number;
-  total: number;
-  unit?: string;
-}
+/** Progress of an extraction: Graft's progress event (events.ts) for the task 'extract'. */
+export type ExtractProgress = GraftProgressEvent;
 
 export interface ExtractOptions {
   batchSize?: number;
@@ -76,7 +71,7 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
     if (k) rows[i] = k;
     else todo.push(i);
   }
-  opts.onProgress?.({ type: 'initiate', label, loaded: 0, total: items.length, unit: ' images' });
+  opts.onProgress?.({ type: 'initiate', task: 'extract', label, loaded: 0, total: items.length, unit: ' images' });
   let done = items.length - todo.length;
   let computed = 0;
 
@@ -125,9 +120,9 @@ export async function extractFeatures(ex: Extractor, items: LabeledItem[], opts:
       }
     }
     done += batches[b]!.length;
-    opts.onProgress?.({ type: 'progress', label, loaded: done, total: items.length, unit: ' images' });
+    opts.onProgress?.({ type: 'progress', task: 'extract', label, loaded: done, total: items.length, unit: ' images' });
   }
-  opts.onProgress?.({ type: 'done', label, loaded: items.length, total: items.length, unit: ' images' });
+  opts.onProgress?.({ type: 'done', task: 'extract', label, loaded: items.length, total: items.length, unit: ' images' });
 
   const kept = rows.map((r, i) => (r ? i : -1)).filter((i) => i >= 0);
   const data = new Float32Array(kept.length * d);
@@ -178,30 +173,4 @@ export function augmentedSource(
       }
     },
   };
-}
-
-/**
- * An Extractor for a frozen TF.js part, compiled for onnxruntime on its first `run`: with a warm
- * feature cache (or features that come from elsewhere) the graph is never exported or loaded.
- * `onCompile` runs once, before compiling; `own` receives the backbone to dispose of later.
- *
- * @example
- * const ex = lazyFrozenExtractor(split.frozen, [224, 224], { preprocess: 'tf' }, () => say('Compiling'), (b) => owned.push(b));
- */
-export function lazyFrozenExtractor(
-  frozen: tf.LayersModel,
-  size: [number, number],
-  opts: { preprocess: PreprocessMode; cacheDir?: string },
-  onCompile: () => void,
-  own: (b: FrozenBackbone) => void,
-): Extractor {
-  let bb: Promise<FrozenBackbone> | undefined;
-  const compiled = (): Promise<FrozenBackbone> =>
-    (bb ??= (async () => {
-      onCompile();
-      const b = await FrozenBackbone.fromLayersModel(frozen, opts);
-      own(b);
-      return b;
-    })());
-  return { inputSize: size, outputShape: frozen.outputs[0].shape.slice(1) as number[], run: async (x, n) => (await compiled()).run(x, n) };
 }

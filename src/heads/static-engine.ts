@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import type { TrainingEngine } from '../train/engine.js';
+import { checkWeights, type TrainingEngine } from '../train/engine.js';
 
 /**
  * The TrainingEngine face of a head that is computed, not trained (prototype / kNN): predict and
@@ -29,8 +29,16 @@ export function staticHeadEngine(model: tf.LayersModel): TrainingEngine {
       }
       return { loss: loss / Math.max(1, b.y.length), correct, count: b.y.length };
     },
-    getWeights: () => model.getWeights().map((w) => w.dataSync() as Float32Array),
-    setWeights: (w) => model.setWeights(w.map((d, i) => tf.tensor(d, model.getWeights()[i]!.shape))),
+    // Copies both ways: the caller's arrays never alias the model's buffers.
+    getWeights: () => model.weights.map((w) => (w.read().dataSync() as Float32Array).slice()),
+    setWeights(ws) {
+      checkWeights(model.weights, ws);
+      model.weights.forEach((w, i) => {
+        const t = tf.tensor(ws[i]!, w.shape as number[]);
+        w.write(t);
+        t.dispose();
+      });
+    },
     async syncToModel() {},
     dispose() {},
   };

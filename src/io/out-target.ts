@@ -66,6 +66,16 @@ function checkProtected(target: string, o: OutTargetOptions): void {
   }
 }
 
+/** After the protected-path check: what is at `target` now (the link itself, not its target), or undefined. */
+function existing(target: string, o: OutTargetOptions): fs.Stats | undefined {
+  checkProtected(target, o);
+  try {
+    return fs.lstatSync(target);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Entries of a folder that Graft did not write (its own staging and temporary files start with a dot). */
 function foreignEntries(dir: string, own: ReadonlySet<string>): string[] {
   return fs.readdirSync(dir).filter((n) => !own.has(n) && !(n.startsWith('.') && (n.includes('.staging-') || n.endsWith('.tmp'))));
@@ -92,13 +102,8 @@ const list = (names: string[]): string => names.slice(0, 5).join(', ') + (names.
  */
 export function checkModelOut(target: string, o: OutTargetOptions = {}, own: ReadonlySet<string> = MODEL_DIR_FILES): OutState {
   const flag = o.flag ?? '--out';
-  checkProtected(target, o);
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(target);
-  } catch {
-    return 'new';
-  }
+  const st = existing(target, o);
+  if (!st) return 'new';
   if (st.isSymbolicLink()) {
     throw new GraftError('E_OUT_EXISTS', `${flag} ${target} is a symbolic link; Graft does not replace links or what they point to.`, `Pass the real folder's path, or a new ${flag} path.`);
   }
@@ -136,13 +141,8 @@ export const GRAFT_FILE_MARKER = 'generator: graft';
  */
 export function checkFileOut(target: string, o: OutTargetOptions = {}): OutState {
   const flag = o.flag ?? '--out';
-  checkProtected(target, o);
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(target);
-  } catch {
-    return 'new';
-  }
+  const st = existing(target, o);
+  if (!st) return 'new';
   if (!st.isFile()) {
     throw new GraftError('E_OUT_EXISTS', `${flag} ${target} exists and is not a regular file.`, `Choose a new ${flag} path.`);
   }

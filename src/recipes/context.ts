@@ -14,9 +14,9 @@ import type { Backbone } from '../backbones/index.js';
 import { extractFeatures, augmentedSource, type Extractor } from '../features/extract.js';
 import { cachedExtract, type CacheKey } from '../features/cached.js';
 import type { FeatureSet } from '../features/feature-set.js';
-import type { PreparedData } from '../workflow/prepare.js';
-import type { ResolvedTrainOptions } from '../workflow/options.js';
-import type { TrainEvent } from '../workflow/train.js';
+import type { PreparedData } from '../data/prepare.js';
+import type { ResolvedTrainOptions } from '../options.js';
+import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
 /** What a recipe hands back: the trained network and what to evaluate it on. */
 export interface RecipeResult {
@@ -46,7 +46,7 @@ export class RecipeContext {
     readonly o: ResolvedTrainOptions,
     readonly data: PreparedData,
     readonly bb: Backbone,
-    readonly onEvent: (e: TrainEvent) => void,
+    readonly onEvent: (e: GraftEvent) => void,
     /** The per-run checkpoint folder beside the model directory (`<out>.checkpoint`). */
     readonly ckptDir: string,
   ) {
@@ -59,7 +59,7 @@ export class RecipeContext {
     return this.data.classes.length;
   }
 
-  say(message: string, type: TrainEvent['type'] = 'info'): void {
+  say(message: string, type: GraftMessageEvent['type'] = 'info'): void {
     this.onEvent({ type, message });
   }
 

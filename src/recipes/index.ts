@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import type { BackboneKind } from '../backbones/index.js';
 import { fineTuning } from './policy.js';
-import type { ResolvedTrainOptions } from '../workflow/options.js';
+import type { ResolvedTrainOptions } from '../options.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 import { headRecipe } from './head.js';
 import { fineTuneRecipe } from './fine-tune.js';

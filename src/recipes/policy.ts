@@ -3,7 +3,7 @@ import { GraftError } from '../errors.js';
 import type { ArchitectureSpec } from '../zoo/types.js';
 import type { EngineOptions, ParamGroup } from '../train/engine.js';
 import { constant, cosine, oneCycle, type Schedule } from '../train/schedules.js';
-import type { ResolvedTrainOptions } from '../workflow/options.js';
+import type { ResolvedTrainOptions } from '../options.js';
 
 // The pieces of the training recipe that are policy, not plumbing: class weights, schedules, the
 // fine-tune cut and discriminative learning rates, engine options. Freezing goes through

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
 
 /**
  * The training-engine interface: everything that trains the part after the cut goes through it,
@@ -72,3 +73,23 @@ export interface TrainingEngine {
 }
 
 export type EngineFactory = (model: tf.LayersModel, opts: EngineOptions) => Promise<TrainingEngine>;
+
+/** What `setWeights` checks a given array against: one model weight's name and shape. */
+export interface WeightSlot {
+  readonly name: string;
+  readonly shape: readonly (number | null)[];
+}
+
+/**
+ * The argument check every engine's `setWeights` makes: one array per model weight, each holding
+ * exactly as many values as its weight's shape. Throws GraftError 'E_WEIGHTS_MISMATCH' otherwise.
+ */
+export function checkWeights(expected: readonly WeightSlot[], given: readonly Float32Array[]): void {
+  if (given.length !== expected.length) {
+    throw new GraftError('E_WEIGHTS_MISMATCH', `setWeights needs one array per model weight (${expected.length}); received ${given.length}.`, 'Pass an array returned by getWeights() of the same model.');
+  }
+  expected.forEach((w, i) => {
+    const size = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+    if (given[i].length !== size) throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${w.name}" has ${size} values (shape [${w.shape.join(', ')}]); received ${given[i].length}.`);
+  });
+}

@@ -1,7 +1,8 @@
 import { GraftError } from '../errors.js';
 import { lineChart } from '../evaluate/report/charts.js';
 import type { TrainingEngine } from './engine.js';
-import type { BatchSource } from './fit.js';
+import { fit, type BatchSource } from './fit.js';
+import { lrFinder, exponentialSweep } from './callbacks/lr-finder.js';
 
 export interface LrFindOptions {
   /** First rate of the sweep (default 1e-7, fastai's start_lr). */
@@ -67,41 +68,21 @@ export async function lrFind(engine: TrainingEngine, data: BatchSource, opts: Lr
   if (!(beta >= 0 && beta < 1) || !(factor > 1)) {
     throw new GraftError('E_BAD_LR', `lrFind needs 0 <= beta < 1 and divergeFactor > 1. Received: beta=${beta}, divergeFactor=${factor}.`);
   }
+  if (!(Number.isInteger(data.size) && data.size >= 1)) {
+    throw new GraftError('E_EMPTY_DATA', 'lrFind got no batches from the data source.', 'Check that the training split holds images.');
+  }
+  // The sweep is an ordinary fit: an exponential schedule, and a callback that records the loss
+  // and stops at `steps` or when the loss blows up. The weights are restored afterwards.
+  const finder = lrFinder({ steps, beta, divergeFactor: factor });
   const initial = engine.getWeights().map((w) => w.slice());
-  const lrs: number[] = [];
-  const losses: number[] = [];
-  const rawLosses: number[] = [];
-  let avg = 0;
-  let best = Infinity;
-  let diverged = false;
   try {
-    sweep: for (let epoch = 0; lrs.length < steps; epoch++) {
-      let yielded = false;
-      for await (const b of data.batches(epoch)) {
-        yielded = true;
-        if (opts.signal?.aborted) break sweep;
-        const i = lrs.length;
-        const lr = minLr * (maxLr / minLr) ** (i / (steps - 1));
-        const { loss } = await engine.trainStep(b, lr);
-        avg = beta * avg + (1 - beta) * loss;
-        const smooth = avg / (1 - beta ** (i + 1));
-        lrs.push(lr);
-        rawLosses.push(loss);
-        losses.push(smooth);
-        if (smooth < best) best = smooth;
-        if (!Number.isFinite(smooth) || (i > 0 && smooth > factor * best)) {
-          diverged = true;
-          break sweep;
-        }
-        if (lrs.length >= steps) break sweep;
-      }
-      if (!yielded) throw new GraftError('E_EMPTY_DATA', 'lrFind got no batches from the data source.', 'Check that the training split holds images.');
-    }
+    await fit(engine, { train: data }, { epochs: Math.ceil(steps / data.size), schedule: exponentialSweep(minLr, maxLr, steps), callbacks: [finder], signal: opts.signal });
   } finally {
     engine.setWeights(initial);
   }
-  if (lrs.length < 2) throw new GraftError('E_LR_FIND', `lrFind recorded only ${lrs.length} step(s); it needs at least 2 to suggest a rate.`);
-  return { lrs, losses, rawLosses, ...suggest(lrs, losses), diverged };
+  const r = finder.result();
+  if (r.lrs.length < 2) throw new GraftError('E_LR_FIND', `lrFind recorded only ${r.lrs.length} step(s); it needs at least 2 to suggest a rate.`);
+  return { ...r, ...suggest(r.lrs, r.losses) };
 }
 
 /**

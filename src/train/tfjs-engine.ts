@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '../engine/wasm-grads.js'; // conv gradients on wasm
 import { GraftError } from '../errors.js';
-import type { EngineFactory, EngineOptions, StepBatch, StepResult, TrainingEngine } from './engine.js';
+import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from './engine.js';
 import { countCorrect, softmaxCrossEntropy } from './losses.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { checkBatch, dropoutStream } from './batch.js';
@@ -140,15 +140,7 @@ class TfjsEngine implements TrainingEngine {
   setWeights(ws: Float32Array[]): void {
     this.assertLive();
     const vars = this.model.weights;
-    if (ws.length !== vars.length) {
-      throw new GraftError('E_WEIGHTS_MISMATCH', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
-    }
-    vars.forEach((v, i) => {
-      const size = v.read().size;
-      if (ws[i].length !== size) {
-        throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
-      }
-    });
+    checkWeights(vars, ws);
     tf.tidy(() => vars.forEach((v, i) => v.write(tf.tensor(ws[i], v.shape as number[]))));
   }
 

@@ -1,3 +1,4 @@
+import type { GraftProgressEvent } from '../events.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -15,19 +16,8 @@ export interface WeightFile {
   hashAlgo?: HashAlgo;
 }
 
-/**
- * Typed progress events of one download (transformers.js style). `label`/`unit` let the CLI's
- * `terminalProgress` consume them unchanged.
- */
-export interface DownloadProgressEvent {
-  type: 'initiate' | 'progress' | 'done';
-  file: string;
-  label: string;
-  loaded: number;
-  /** 0 when the server sends no Content-Length. */
-  total: number;
-  unit: 'B';
-}
+/** Progress of one download: Graft's progress event (events.ts) for the task 'download'. */
+export type DownloadProgressEvent = GraftProgressEvent & { task: 'download'; file: string };
 
 export interface FetchWeightsOptions {
   onProgress?: (e: DownloadProgressEvent) => void;
@@ -108,7 +98,7 @@ async function download(wf: WeightFile, dir: string, onProgress?: (e: DownloadPr
   const hasher = crypto.createHash(algo);
   let loaded = 0;
   let total = 0;
-  const emit = (type: DownloadProgressEvent['type']) => onProgress?.({ type, file: wf.fileName, label: wf.fileName, loaded, total, unit: 'B' });
+  const emit = (type: DownloadProgressEvent['type']) => onProgress?.({ type, task: 'download', file: wf.fileName, label: wf.fileName, loaded, total, unit: 'B' });
   let fh: fs.promises.FileHandle | undefined;
   try {
     let res: Response;

@@ -4,23 +4,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
 import { initTf } from '../engine/backend.js';
-import { FrozenBackbone } from '../engine/ort.js';
-import { createModel, getModelSpec } from '../zoo/registry.js';
-import { cutModel } from '../transfer/surgery.js';
 import { loadSplits } from '../data/split.js';
 import type { DatasetItem } from '../data/dataset.js';
 import { Rng, deriveSeed } from '../data/rng.js';
-import { createTfjsEngine } from '../train/tfjs-engine.js';
+import { createEngine } from '../engine/index.js';
 import { fit } from '../train/fit.js';
 import { oneCycle } from '../train/schedules.js';
 import { accuracy } from '../evaluate/metrics.js';
-import { fewShotHead, headOnlyModel, predictHead, pooledRows } from '../heads/index.js';
-import { cachedExtract, type CacheKey } from '../features/cached.js';
-import { isGraftModelDir, resolveGraftBackbone } from '../backbones/graft-dir.js';
-import { extractFeatures, pixelExtractor, type Extractor } from '../features/extract.js';
+import { fewShotHead, headOnlyModel, predictHead } from '../heads/index.js';
+import { cachedExtract } from '../features/cached.js';
+import { openBackbone, backboneKind, pooledAt } from '../backbones/index.js';
+import { extractFeatures, pixelExtractor } from '../features/extract.js';
 import { featureSource, predictFeatures, concatRows, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
-import { trainClassifier, type TrainEvent } from './train.js';
-import { renderCurveHtml } from './curve-html.js';
+import { trainClassifier } from './train.js';
+import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
 export const CURVE_METHODS = ['prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
 export type CurveMethod = (typeof CURVE_METHODS)[number];
@@ -58,7 +55,7 @@ export interface CurveOptions {
   cacheDir?: string;
   /** Where per-run manifests and model dirs go (default: a temp folder, removed afterwards). */
   workDir?: string;
-  onEvent?: (e: TrainEvent) => void;
+  onEvent?: (e: GraftEvent) => void;
 }
 
 export interface CurvePoint {
@@ -169,62 +166,31 @@ export function smallCnn(size: number, classes: number, seed = 42): tf.LayersMod
 }
 
 /**
- * The frozen part for embeddings: a zoo backbone cut at its feature layer, or a Graft model
- * directory cut at its recorded cut (chained transfer). The cache key matches trainClassifier's
- * for zoo backbones, so their activations are shared with `graft train`.
+ * Train `model` on feature (or pixel) rows with Adam under one-cycle for at least `minSteps`
+ * steps, on the default engine, and return its accuracy on `test`.
  */
-export async function frozenFeatureBackbone(backbone: string, weights: string, cacheDir?: string): Promise<{ bb: FrozenBackbone; size: [number, number]; key: CacheKey; dispose: () => void }> {
-  if (isGraftModelDir(backbone)) {
-    const g = await resolveGraftBackbone(backbone);
-    const bb = await FrozenBackbone.fromLayersModel(g.model, { preprocess: g.preprocess, cacheDir });
-    const key: CacheKey = { backbone: `graft:${g.architecture}@graft-exporter`, weights: g.weightsHash, cut: g.cut, preprocess: g.preprocess, size: g.inputSize };
-    return { bb, size: g.inputSize, key, dispose: () => (bb.dispose(), g.full.dispose()) };
+async function trainAndScore(model: tf.LayersModel, train: FeatureSet, test: FeatureSet, classes: number, o: { lr: number; epochs: number; minSteps: number; seed: number }): Promise<number> {
+  const engine = await createEngine('ort', model, { optimizer: { type: 'adam', lr: o.lr }, seed: o.seed });
+  try {
+    const bs = 16;
+    const ep = Math.max(o.epochs, Math.ceil(o.minSteps / Math.ceil(train.labels.length / bs)));
+    await fit(engine, { train: featureSource(train, { batchSize: bs, shuffle: true, seed: o.seed }) }, { epochs: ep, schedule: oneCycle(o.lr) });
+    const probs = concatRows(await predictFeatures((x, s) => engine.predict(x, s), test));
+    return accuracy(probs, test.labels, classes);
+  } finally {
+    engine.dispose();
+    model.dispose();
   }
-  const spec = getModelSpec(backbone);
-  const size: [number, number] = [spec.defaultInputShape[0], spec.defaultInputShape[1]];
-  const created = await createModel(backbone, { includeTop: false, weights, inputShape: [size[0], size[1], 3], pooling: null });
-  const preprocess = created.pretrained?.preprocess ?? spec.defaultPreprocess;
-  const base = cutModel(created.model, spec.featureLayer, spec);
-  const bb = await FrozenBackbone.fromLayersModel(base, { preprocess, cacheDir });
-  const key: CacheKey = { backbone: `${backbone}@graft-exporter`, weights: created.weights?.sha256 ?? bb.hash, cut: spec.featureLayer, preprocess, size };
-  return { bb, size, key, dispose: () => (bb.dispose(), created.model.dispose()) };
 }
 
-/** Dropout(0.2) → Dense(classes, softmax) trained on pooled embeddings, as trainClassifier's head. */
-async function trainDenseHead(train: FeatureSet, test: FeatureSet, classes: number, epochs: number, minSteps: number, seed: number): Promise<number> {
-  const model = tf.sequential({
+/** Dropout(0.2) → Dense(classes, softmax) on pooled embeddings, as trainClassifier's head. */
+function denseHead(dims: readonly number[], classes: number, seed: number): tf.LayersModel {
+  return tf.sequential({
     layers: [
-      tf.layers.dropout({ inputShape: train.shape, rate: 0.2, name: 'graft_head_dropout' }),
+      tf.layers.dropout({ inputShape: [...dims], rate: 0.2, name: 'graft_head_dropout' }),
       tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed }), name: 'graft_head_predictions' }),
     ],
   });
-  const engine = await createTfjsEngine(model, { optimizer: { type: 'adam', lr: 1e-3 }, seed });
-  try {
-    const bs = 16;
-    const ep = Math.max(epochs, Math.ceil(minSteps / Math.ceil(train.labels.length / bs)));
-    await fit(engine, { train: featureSource(train, { batchSize: bs, shuffle: true, seed }) }, { epochs: ep, schedule: oneCycle(1e-3) });
-    const probs = concatRows(await predictFeatures((x, s) => engine.predict(x, s), test));
-    return accuracy(probs, test.labels, classes);
-  } finally {
-    engine.dispose();
-    model.dispose();
-  }
-}
-
-/** Train the small CNN on pixel rows and return its test accuracy. */
-async function trainSmallCnn(train: FeatureSet, test: FeatureSet, classes: number, epochs: number, minSteps: number, seed: number): Promise<number> {
-  const model = smallCnn(train.shape[0]!, classes, seed);
-  const engine = await createTfjsEngine(model, { optimizer: { type: 'adam', lr: 3e-3 }, seed });
-  try {
-    const bs = 16;
-    const ep = Math.max(epochs, Math.ceil(minSteps / Math.ceil(train.labels.length / bs)));
-    await fit(engine, { train: featureSource(train, { batchSize: bs, shuffle: true, seed }) }, { epochs: ep, schedule: oneCycle(3e-3) });
-    const probs = concatRows(await predictFeatures((x, s) => engine.predict(x, s), test));
-    return accuracy(probs, test.labels, classes);
-  } finally {
-    engine.dispose();
-    model.dispose();
-  }
 }
 
 /**
@@ -246,7 +212,7 @@ async function trainSmallCnn(train: FeatureSet, test: FeatureSet, classes: numbe
 export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
   const t0 = Date.now();
   await initTf();
-  const say = (message: string, type: TrainEvent['type'] = 'info') => o.onEvent?.({ type, message });
+  const say = (message: string, type: GraftMessageEvent['type'] = 'info') => o.onEvent?.({ type, message });
   const seeds = o.seeds ?? 3;
   const baseSeed = o.seed ?? 42;
   const methods = o.methods ?? [...CURVE_METHODS];
@@ -278,28 +244,28 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
   // Frozen-backbone embeddings of the pool and the test set, once (cache key as trainClassifier's).
   let poolF: FeatureSet | undefined;
   let testF: FeatureSet | undefined;
-  const chained = isGraftModelDir(backbone);
+  // A Graft model directory or an ONNX file serves as a frozen feature extractor here: the
+  // methods that rebuild the architecture (fine-tune, scratch) need a zoo backbone.
+  const kind = backboneKind(backbone);
+  const chained = kind !== 'zoo';
   if (chained) {
     const skip = methods.filter((m) => m === 'fine-tune' || m === 'scratch');
-    if (skip.length) say(`Backbone ${backbone} is a Graft model directory: ${skip.join(', ')} need trainClassifier's --backbone <modelDir> support and are skipped; 'head' trains in-process on the cached embeddings`, 'warning');
+    if (skip.length) say(`Backbone ${backbone} is ${kind === 'graft' ? 'a Graft model directory' : 'an ONNX file'}: ${skip.join(', ')} need a zoo architecture and are skipped; 'head' trains in-process on the cached embeddings`, 'warning');
   }
   const runMethods = chained ? methods.filter((m) => m !== 'fine-tune' && m !== 'scratch') : methods;
   if (runMethods.includes('prototype') || runMethods.includes('knn') || (chained && runMethods.includes('head'))) {
     const tf0 = Date.now();
-    const fb = await frozenFeatureBackbone(backbone, weights, o.cacheDir);
+    // Pooled as trainClassifier's default head pools, under the same cache key: shared with `graft train`.
+    const bb = await openBackbone(backbone, { weights: kind === 'zoo' ? weights : undefined, cacheDir: o.cacheDir, onEvent: o.onEvent });
     try {
-      const ex: Extractor = { inputSize: fb.size, outputShape: fb.bb.outputShape, run: (x, n) => fb.bb.run(x, n) };
-      const pooled = (f: FeatureSet): FeatureSet => {
-        const p = pooledRows(f);
-        return { data: p.data, shape: [p.dim], labels: f.labels, paths: f.paths };
-      };
-      const a = await cachedExtract(ex, pool, fb.key, { cacheDir: o.cacheDir, label: 'backbone pool' });
-      const b = await cachedExtract(ex, test, fb.key, { cacheDir: o.cacheDir, label: 'backbone test' });
-      poolF = pooled(a.features);
-      testF = pooled(b.features);
+      const ex = bb.extractor({ pooling: 'avg' });
+      const key = bb.cacheKey(pooledAt(bb.cut, 'avg'));
+      const a = await cachedExtract(ex, pool, key, { cacheDir: o.cacheDir, label: 'backbone pool', onEvent: o.onEvent });
+      const b = await cachedExtract(ex, test, key, { cacheDir: o.cacheDir, label: 'backbone test', onEvent: o.onEvent });
+      [poolF, testF] = [a.features, b.features];
       featureImages = a.computed + b.computed;
     } finally {
-      fb.dispose();
+      bb.dispose();
     }
     featureSeconds = (Date.now() - tf0) / 1000;
     say(`Backbone embeddings: ${pool.length + test.length} images (${featureImages} computed, rest cached) in ${featureSeconds.toFixed(1)} s`);
@@ -341,11 +307,11 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
             record({ ...base, method: m, accuracy: acc, seconds: (Date.now() - t1) / 1000 });
           } else if (m === 'head' && chained) {
             const sub = subsetFeatures(poolF!, rowsOf(poolF!, items));
-            const acc = await trainDenseHead(sub, testF!, classes.length, epochs, minSteps, seed);
+            const acc = await trainAndScore(denseHead(sub.shape, classes.length, seed), sub, testF!, classes.length, { lr: 1e-3, epochs, minSteps, seed });
             record({ ...base, method: m, accuracy: acc, seconds: (Date.now() - t1) / 1000 });
           } else if (m === 'small-cnn') {
             const sub = subsetFeatures(poolPx!, rowsOf(poolPx!, items));
-            const acc = await trainSmallCnn(sub, testPx!, classes.length, scratchEpochs, minSteps, seed);
+            const acc = await trainAndScore(smallCnn(sub.shape[0]!, classes.length, seed), sub, testPx!, classes.length, { lr: 3e-3, epochs: scratchEpochs, minSteps, seed });
             record({ ...base, method: m, accuracy: acc, seconds: (Date.now() - t1) / 1000 });
           } else {
             const ep = (e: number) => Math.max(e, Math.ceil(minSteps / Math.ceil(items.length / 16)));
@@ -389,4 +355,3 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
   };
 }
 
-export { renderCurveHtml };

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { trainClassifier, type TrainEvent } from './train.js';
+import { trainClassifier } from './train.js';
+import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
 export interface DemoOptions {
   data: string;
@@ -9,7 +10,7 @@ export interface DemoOptions {
   epochs: number;
   scratchEpochs: number;
   scratch: boolean;
-  onEvent?: (e: TrainEvent) => void;
+  onEvent?: (e: GraftEvent) => void;
 }
 
 export interface DemoResult {

@@ -1,26 +1,30 @@
-import { initTf } from '../engine/backend.js';
-import { FrozenBackbone } from '../engine/ort.js';
-import { createModel } from '../zoo/registry.js';
-import { expandInputs } from './predict.js';
+import { GraftError } from '../errors.js';
+import type { GraftEventHandler } from '../events.js';
+import { expandInputs } from '../data/inputs.js';
 import { extractFeatures } from '../features/extract.js';
-import { isOnnxBackbone, loadOnnxBackbone } from '../backbones/onnx.js';
+import { openBackbone, backboneKind } from '../backbones/index.js';
 import type { PreprocessMode } from '../zoo/types.js';
 
 export interface EmbedOptions {
+  /** A zoo architecture, a .onnx file, or a Graft model directory. */
   backbone: string;
+  /** Zoo backbones only. Default 'nsfwjs'. */
   weights?: string;
   pooling?: 'avg' | 'max';
   batchSize?: number;
   inputSize?: number;
-  /** ONNX backbones: value to cut at, and the preprocessing the model expects (default 'torch'). */
+  /** Where to take the features: a zoo layer or block name, or an ONNX graph value. Not for a model directory. */
   cut?: string;
+  /** Preprocessing: ONNX backbones (default 'torch'), or an override for a zoo backbone. */
   preprocess?: PreprocessMode;
-  onProgress?: (e: { type: 'initiate' | 'progress' | 'done'; label: string; loaded: number; total: number }) => void;
+  cacheDir?: string;
+  onEvent?: GraftEventHandler;
 }
 
 export interface EmbedResult {
   backbone: string;
   weights: string;
+  cut: string;
   dims: number;
   inputSize: [number, number];
   preprocess: string;
@@ -29,86 +33,39 @@ export interface EmbedResult {
 }
 
 /**
- * Pooled feature vectors for images (files or folders), computed on onnxruntime. Unreadable
- * images are listed in `failed` with the reason; the others still come out.
+ * Pooled feature vectors for images (files or folders), computed on onnxruntime, from any
+ * backbone kind, at its feature layer or at `cut`. Unreadable images are listed in `failed` with
+ * the reason; the others still come out.
  *
  * @example
- * const r = await embedImages(['photos/'], { backbone: 'mobilenet_v2', weights: 'nsfwjs' });
- * r.embeddings[0].embedding.length; // 1280
+ * const r = await embedImages(['photos/'], { backbone: 'mobilenet_v2', weights: 'nsfwjs', cut: 'block_13' });
+ * r.embeddings[0].embedding.length; // 160
  */
 export async function embedImages(inputs: string[], o: EmbedOptions): Promise<EmbedResult> {
-  await initTf();
+  const kind = backboneKind(o.backbone);
+  if (kind !== 'zoo' && o.weights !== undefined) {
+    throw new GraftError('E_BAD_OPTIONS', `--weights applies to zoo backbones only; ${o.backbone} carries its own. Received: weights=${o.weights}.`, 'Drop --weights.');
+  }
+  if (kind === 'graft' && o.preprocess !== undefined) {
+    throw new GraftError('E_BAD_OPTIONS', `A Graft model directory records its own preprocessing; --preprocess does not apply. Received: preprocess=${o.preprocess}.`, 'Drop --preprocess.');
+  }
   const files = expandInputs(inputs);
-  if (isOnnxBackbone(o.backbone)) return embedWithOnnx(files, o);
-  const weights = o.weights ?? 'nsfwjs';
-  const created = await createModel(o.backbone, {
-    includeTop: false,
-    weights,
-    pooling: o.pooling ?? 'avg',
-    inputShape: o.inputSize ? [o.inputSize, o.inputSize, 3] : undefined,
-  });
-  const preprocess = created.pretrained?.preprocess ?? created.spec.defaultPreprocess;
-  const bb = await FrozenBackbone.fromLayersModel(created.model, { preprocess });
-  created.model.dispose();
+  const bb = await openBackbone(o.backbone, { weights: o.weights, cut: o.cut, preprocess: o.preprocess, inputSize: o.inputSize, cacheDir: o.cacheDir, onEvent: o.onEvent });
   try {
     const items = files.images.map((path) => ({ path, label: 0 }));
-    const [h, w] = bb.inputShape;
-    const r = await extractFeatures({ inputSize: [h, w], outputShape: bb.outputShape, run: (x, n) => bb.run(x, n) }, items, {
-      batchSize: o.batchSize ?? 16,
-      label: 'embed',
-      onProgress: o.onProgress,
-    });
-    const d = bb.outputShape.reduce((a, b) => a * b, 1);
+    const r = await extractFeatures(bb.extractor({ pooling: o.pooling ?? 'avg' }), items, { batchSize: o.batchSize ?? 16, label: 'embed', onProgress: o.onEvent });
+    const d = r.features.shape.reduce((a, b) => a * b, 1);
     return {
       backbone: o.backbone,
-      weights,
+      weights: bb.kind === 'zoo' ? bb.weights.source : (bb.weights.sha256 ?? bb.weights.source),
+      cut: bb.cut,
       dims: d,
-      inputSize: [h, w],
-      preprocess,
+      inputSize: bb.inputSize,
+      preprocess: bb.preprocess,
       embeddings: r.features.paths.map((path, i) => ({ path, embedding: r.features.data.slice(i * d, (i + 1) * d) })),
-      failed: [...files.missing.map((path) => ({ path, reason: 'no such file or folder' })), ...r.skipped],
+      failed: [...files.missing.map((path) => ({ path, reason: 'no such file or folder' })), ...files.skipped, ...r.skipped],
     };
   } finally {
     bb.dispose();
-  }
-}
-
-/** Global average (or max) pooling of NHWC rows in JS, for ONNX backbones cut at a feature map. */
-function poolRows(data: Float32Array, n: number, shape: readonly number[], mode: 'avg' | 'max'): Float32Array {
-  if (shape.length !== 3) return data;
-  const [h, w, c] = shape as [number, number, number];
-  const out = new Float32Array(n * c).fill(mode === 'max' ? -Infinity : 0);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < h * w; p++) {
-      for (let k = 0; k < c; k++) {
-        const v = data[(i * h * w + p) * c + k]!;
-        if (mode === 'max') out[i * c + k] = Math.max(out[i * c + k]!, v);
-        else out[i * c + k]! += v / (h * w);
-      }
-    }
-  }
-  return out;
-}
-
-async function embedWithOnnx(files: { images: string[]; missing: string[] }, o: EmbedOptions): Promise<EmbedResult> {
-  const preprocess = o.preprocess ?? 'torch';
-  const h = await loadOnnxBackbone(o.backbone, { cut: o.cut, preprocess, inputSize: o.inputSize });
-  try {
-    const items = files.images.map((path) => ({ path, label: 0 }));
-    const r = await extractFeatures(h.extractor, items, { batchSize: o.batchSize ?? 16, label: 'embed', onProgress: o.onProgress });
-    const n = r.features.labels.length;
-    const pooled = poolRows(r.features.data, n, r.features.shape, o.pooling ?? 'avg');
-    const d = pooled.length / Math.max(1, n);
-    return {
-      backbone: o.backbone,
-      weights: h.sha256,
-      dims: d,
-      inputSize: [h.extractor.inputSize[0], h.extractor.inputSize[1]],
-      preprocess,
-      embeddings: r.features.paths.map((path, i) => ({ path, embedding: pooled.slice(i * d, (i + 1) * d) })),
-      failed: [...files.missing.map((path) => ({ path, reason: 'no such file or folder' })), ...r.skipped],
-    };
-  } finally {
-    h.backbone.dispose();
   }
 }

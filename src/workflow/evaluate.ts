@@ -4,8 +4,8 @@ import { evaluateProbs } from '../evaluate/metrics.js';
 import { atomicWrite } from '../io/atomic.js';
 import { checkFileOut } from '../io/out-target.js';
 import { Classifier } from './predict.js';
-import { buildReport } from './model-dir.js';
-import { loadModelDir } from './model-dir.js';
+import { buildReport } from '../io/model-dir.js';
+import { loadModelDir } from '../io/model-dir.js';
 
 export interface EvalResult {
   accuracy: number;

@@ -6,7 +6,7 @@ import { atomicWrite } from '../io/atomic.js';
 import { checkModelOut } from '../io/out-target.js';
 import { exportOnnx } from '../engine/onnx-export.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
-import { loadModelDir } from './model-dir.js';
+import { loadModelDir } from '../io/model-dir.js';
 
 /**
  * Write a model directory's network as a stock TF.js layers model (`model.json` + `weights.bin`)

@@ -1,3 +1,4 @@
+import { expandInputs } from '../data/inputs.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -5,7 +6,6 @@ import { GraftError } from '../errors.js';
 import { env } from '../env.js';
 import { readManifest, type GraftManifest } from '../io/manifest.js';
 import { decodeImage } from '../data/decode.js';
-import { isImagePath } from '../data/dataset.js';
 
 export interface Prediction {
   path: string;
@@ -76,6 +76,7 @@ export class Classifier {
     const predictions: Prediction[] = [];
     const failed: PredictFailure[] = [];
     for (let s = 0; s < files.missing.length; s++) failed.push({ path: files.missing[s]!, error: 'no such file or folder' });
+    for (const k of files.skipped) failed.push({ path: k.path, error: k.reason });
     for (let s = 0; s < files.images.length; s += bs) {
       const chunk = files.images.slice(s, s + bs);
       const decoded = await Promise.all(chunk.map((p) => decodeImage(p, { size: [h, w], fit: this.manifest.resize })));
@@ -104,23 +105,3 @@ export class Classifier {
   }
 }
 
-/** Files as given, folders expanded (recursively) to the images inside, sorted. */
-export function expandInputs(inputs: string[]): { images: string[]; missing: string[] } {
-  const images: string[] = [];
-  const missing: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      if (name.startsWith('.')) continue;
-      const p = path.join(dir, name);
-      const st = fs.statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (isImagePath(p)) images.push(p);
-    }
-  };
-  for (const i of inputs) {
-    if (!fs.existsSync(i)) missing.push(i);
-    else if (fs.statSync(i).isDirectory()) walk(i);
-    else images.push(i);
-  }
-  return { images, missing };
-}

@@ -13,23 +13,18 @@ import type { GraftManifest } from '../io/manifest.js';
 import { openBackbone, backboneKind } from '../backbones/index.js';
 import { RECIPES, RecipeContext, pickRecipe } from '../recipes/index.js';
 import { predictFeatures, concatRows } from '../features/feature-set.js';
-import { parseTrainOptions, type TrainOptions } from './options.js';
-import { saveModelDir } from './model-dir.js';
+import { parseTrainOptions, type TrainOptions } from '../options.js';
+import { saveModelDir } from '../io/model-dir.js';
 import { probeImageSize } from '../data/probe.js';
-import { prepareData, type PreparedData } from './prepare.js';
+import { prepareData, type PreparedData } from '../data/prepare.js';
 import { composePipeline } from '../backbones/onnx.js';
 import { trainManifest } from './train-manifest.js';
+import { eventLog } from '../io/event-log.js';
+import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
-export { prepareData, type PreparedData } from './prepare.js';
+export { prepareData, type PreparedData } from '../data/prepare.js';
 export { fineTuneCut, discriminativeGroups } from '../recipes/policy.js';
 
-export interface TrainEvent {
-  type: 'stage' | 'info' | 'warning' | 'progress';
-  message: string;
-  loaded?: number;
-  total?: number;
-  label?: string;
-}
 
 export interface TrainResult {
   outDir: string;
@@ -56,7 +51,7 @@ export interface TrainResult {
  * const r = await trainClassifier({ data: 'photos/', out: 'my-model', backbone: 'mobilenet_v2', weights: 'nsfwjs', epochs: 5 });
  * console.log(r.evaluation.accuracy);
  */
-export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent) => void = () => {}): Promise<TrainResult> {
+export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent) => void = () => {}): Promise<TrainResult> {
   const o = parseTrainOptions(raw);
   const t0 = Date.now();
   // Refuse a bad --out before any work: Graft replaces only its own earlier output.
@@ -64,8 +59,9 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
   checkModelOut(o.out, { force: o.force, protect });
   const ckptDir = `${path.resolve(o.out)}.checkpoint`;
   checkCheckpointDir(ckptDir);
+  const onEvent = o.log ? eventLog(o.log, { force: o.force, protect }, handler) : handler;
   await initTf();
-  const say = (message: string, type: TrainEvent['type'] = 'info') => onEvent({ type, message });
+  const say = (message: string, type: GraftMessageEvent['type'] = 'info') => onEvent({ type, message });
   const recipe = pickRecipe(o, backboneKind(o.backbone));
 
   say(`Reading ${o.data}`, 'stage');
@@ -75,7 +71,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
 
   const inputSize = recipe === 'scratch' && !o.inputSize ? await scratchInputSize(o.backbone, data, say) : o.inputSize;
   say(`Loading ${o.backbone} (weights: ${backboneKind(o.backbone) === 'onnx' ? 'in the ONNX file' : o.weights})`, 'stage');
-  const bb = await openBackbone(o.backbone, { weights: o.weights, cut: o.cut, preprocess: o.preprocess, inputSize, cacheDir: o.cacheDir, onCompile: (what) => say(`Compiling the frozen backbone (${what}) for onnxruntime`, 'stage') });
+  const bb = await openBackbone(o.backbone, { weights: o.weights, cut: o.cut, preprocess: o.preprocess, inputSize, cacheDir: o.cacheDir, onEvent });
   try {
     const full = addHead(bb.base, { classes: data.classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
     // Seeded starting weights: the new head always, the whole network when training from scratch.
@@ -117,7 +113,7 @@ export async function trainClassifier(raw: TrainOptions, onEvent: (e: TrainEvent
 }
 
 /** Whole-network training is memory-bound: from scratch, default to the images' own size when smaller. */
-async function scratchInputSize(backbone: string, data: PreparedData, say: (m: string, t: TrainEvent['type']) => void): Promise<number> {
+async function scratchInputSize(backbone: string, data: PreparedData, say: (m: string, t: GraftMessageEvent['type']) => void): Promise<number> {
   const spec = getModelSpec(backbone);
   const own = await probeImageSize(data.train.slice(0, 16).map((i) => i.path));
   const s = Math.max(spec.minInputSize, Math.min(spec.defaultInputShape[0], own ?? spec.defaultInputShape[0]));

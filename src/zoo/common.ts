@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import type { ZooOptions } from './types.js';
+import type { ArchitectureSpec, ZooOptions } from './types.js';
 
 export type Sym = tf.SymbolicTensor;
 export type Initializer = ReturnType<typeof tf.initializers.zeros>;
@@ -44,6 +44,49 @@ export function unknownBlock(model: string, block: string, blocks: readonly stri
     `${model}: \`block\` must be one of the architecture's named blocks. Received: block=${fmt(block)}`,
     `Should be one of: ${blocks.join(', ')}`,
   );
+}
+
+/**
+ * The index of `block` in a spec's `blocks`, or the {@link unknownBlock} error for a name that is
+ * not one of them: the check every `blockOutput` starts with.
+ *
+ * @example
+ * const i = blockIndex('resnet50', BLOCKS, block); // 0 for 'conv1'
+ */
+export function blockIndex(model: string, blocks: readonly string[], block: string): number {
+  const i = blocks.indexOf(block);
+  if (i < 0) throw unknownBlock(model, block, blocks);
+  return i;
+}
+
+/**
+ * A spec's `blockOf` for families whose layer names start with their block's name: the first group
+ * of `pattern` is the block; the listed `topLayers` form the block 'top'; any other layer is in none.
+ *
+ * @example
+ * blockOfPattern(/^(block[1-7])[a-z]_/, ['top_conv'])('block3b_add'); // 'block3'
+ */
+export function blockOfPattern(pattern: RegExp, topLayers: readonly string[] = []): (layer: string) => string | undefined {
+  const top = new Set(topLayers);
+  return (layer) => pattern.exec(layer)?.[1] ?? (top.has(layer) ? 'top' : undefined);
+}
+
+/**
+ * Keras' `obtain_input_shape(default_size=224, min_size=32)`: the input-shape rule of ResNet, VGG,
+ * MobileNetV2 and EfficientNet-B0 (spread it into a spec).
+ */
+export const INPUT_224: Pick<ArchitectureSpec, 'defaultInputShape' | 'minInputSize'> = Object.freeze({ defaultInputShape: [224, 224, 3] as const, minInputSize: 32 });
+
+/**
+ * A zoo spec whose `build` validates the options against the spec's own shape rule
+ * ({@link resolveOptions}) and hands the result to the family builder.
+ *
+ * @example
+ * export const vgg16Spec = defineSpec({ name: 'vgg16', ...INPUT_224, params, blocks, ... }, (r) => vgg(r, [2, 2, 3, 3, 3], 'vgg16'));
+ */
+export function defineSpec(fields: Omit<ArchitectureSpec, 'build'>, builder: (r: Resolved) => tf.LayersModel): ArchitectureSpec {
+  const spec: ArchitectureSpec = { ...fields, build: (opts: ZooOptions = {}) => builder(resolveOptions(spec, opts)) };
+  return spec;
 }
 
 /**

@@ -5,7 +5,7 @@
  * The family builder takes Keras' width/depth coefficients; B0 passes (1.0, 1.0).
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, correctPad, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
+import { addTop, ap, blockOfPattern, correctPad, defineSpec, INPUT_224, unknownBlock, type Resolved, type Sym } from './common.js';
 import { ChannelScale, Normalization } from './layers.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
@@ -126,7 +126,7 @@ function efficientNet(r: Resolved, width: number, depth: number, dropout: number
 }
 
 const BLOCKS = ['block1', 'block2', 'block3', 'block4', 'block5', 'block6', 'block7', 'top'] as const;
-const TOP_LAYERS = new Set(['top_conv', 'top_bn', 'top_activation']);
+const TOP_LAYERS = ['top_conv', 'top_bn', 'top_activation'];
 
 /** Last layer of each stage for B0 (a residual `_add`, or `_project_bn` for single-block stages). */
 function b0BlockOutput(block: string): string {
@@ -138,24 +138,21 @@ function b0BlockOutput(block: string): string {
 }
 
 /** EfficientNetB0: 5,330,571 parameters with the top (incl. Normalization's 7). */
-export const efficientnetB0Spec: ArchitectureSpec = {
-  name: 'efficientnet_b0',
-  defaultInputShape: [224, 224, 3],
-  minInputSize: 32,
-  params: 5_330_571,
-  blocks: BLOCKS,
-  blockOf(layer: string): string | undefined {
-    const m = /^block([1-7])[a-z]_/.exec(layer);
-    if (m) return `block${m[1]}`;
-    return TOP_LAYERS.has(layer) ? 'top' : undefined;
+export const efficientnetB0Spec: ArchitectureSpec = defineSpec(
+  {
+    name: 'efficientnet_b0',
+    ...INPUT_224,
+    params: 5_330_571,
+    blocks: BLOCKS,
+    blockOf: blockOfPattern(/^(block[1-7])[a-z]_/, TOP_LAYERS),
+    blockOutput: b0BlockOutput,
+    featureLayer: 'top_activation',
+    // Keras' efficientnet.preprocess_input is a pass-through: the model rescales inside.
+    defaultPreprocess: 'none',
+    pretrained: Object.freeze({ imagenet: imagenet('none', 224, 'Apache-2.0') }),
   },
-  blockOutput: b0BlockOutput,
-  featureLayer: 'top_activation',
-  // Keras' efficientnet.preprocess_input is a pass-through: the model rescales inside.
-  defaultPreprocess: 'none',
-  pretrained: Object.freeze({ imagenet: imagenet('none', 224, 'Apache-2.0') }),
-  build: (opts: ZooOptions) => EfficientNetB0(opts),
-};
+  (r) => efficientNet(r, 1.0, 1.0, 0.2, 'efficientnetb0'),
+);
 
 /**
  * Keras `EfficientNetB0` with random weights; it takes raw pixels in [0, 255].
@@ -164,5 +161,5 @@ export const efficientnetB0Spec: ArchitectureSpec = {
  * const m = EfficientNetB0({ includeTop: false, inputShape: [64, 64, 3], pooling: 'avg' }); // [null, 1280]
  */
 export function EfficientNetB0(opts: ZooOptions = {}): tf.LayersModel {
-  return efficientNet(resolveOptions(efficientnetB0Spec, opts), 1.0, 1.0, 0.2, 'efficientnetb0');
+  return efficientnetB0Spec.build(opts);
 }

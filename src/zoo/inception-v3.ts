@@ -8,7 +8,7 @@
  * fixes every counter, so do not reorder branches.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
+import { addTop, ap, blockIndex, defineSpec, type Resolved, type Sym } from './common.js';
 import { imagenet, nsfwjs } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -130,24 +130,39 @@ function inceptionV3(r: Resolved): tf.LayersModel {
 }
 
 /**
+ * The auto-named layers each kind of block adds, as the builders above create them:
+ * [conv2d (each with its batch_normalization / activation), average_pooling2d, max_pooling2d, concatenate].
+ */
+const LAYERS_ADDED = {
+  stem: [5, 0, 2, 0],
+  blockA: [7, 1, 0, 0],
+  reductionA: [4, 0, 1, 0],
+  blockB: [10, 1, 0, 0],
+  reductionB: [6, 0, 1, 0],
+  blockC: [9, 1, 0, 1],
+} as const;
+
+/** The blocks in network order, as inceptionV3() chains them: the stem, then mixed0 … mixed10. */
+const BLOCK_KINDS = ['stem', 'blockA', 'blockA', 'blockA', 'reductionA', 'blockB', 'blockB', 'blockB', 'blockB', 'reductionB', 'blockC', 'blockC'] as const;
+
+/**
  * Layer-name counters at the end of each block, in network order: how many conv2d_N (each with its
  * batch_normalization_N / activation_N), average_pooling2d_N, max_pooling2d_N and concatenate_N
- * exist once the block is built. blockOf() reads layer membership from these ranges.
+ * exist once the block is built (the running sum of LAYERS_ADDED). blockOf() reads layer
+ * membership from these ranges: ['stem', 5, 0, 2, 0], ['mixed0', 12, 1, 2, 0], … ['mixed10', 94, 9, 4, 2].
  */
-const BLOCK_COUNTERS: readonly (readonly [block: string, conv: number, avg: number, max: number, cat: number])[] = [
-  ['stem', 5, 0, 2, 0],
-  ['mixed0', 12, 1, 2, 0],
-  ['mixed1', 19, 2, 2, 0],
-  ['mixed2', 26, 3, 2, 0],
-  ['mixed3', 30, 3, 3, 0],
-  ['mixed4', 40, 4, 3, 0],
-  ['mixed5', 50, 5, 3, 0],
-  ['mixed6', 60, 6, 3, 0],
-  ['mixed7', 70, 7, 3, 0],
-  ['mixed8', 76, 7, 4, 0],
-  ['mixed9', 85, 8, 4, 1],
-  ['mixed10', 94, 9, 4, 2],
-];
+const BLOCK_COUNTERS: readonly (readonly [block: string, conv: number, avg: number, max: number, cat: number])[] = (() => {
+  let [conv, avg, max, cat] = [0, 0, 0, 0];
+  return BLOCK_KINDS.map((kind, i) => {
+    const [dConv, dAvg, dMax, dCat] = LAYERS_ADDED[kind];
+    conv += dConv;
+    avg += dAvg;
+    max += dMax;
+    cat += dCat;
+    return [i === 0 ? 'stem' : `mixed${i - 1}`, conv, avg, max, cat] as const;
+  });
+})();
+const BLOCK_NAMES = BLOCK_COUNTERS.map((b) => b[0]);
 const COUNTER_COLUMN: Record<string, number> = {
   conv2d: 1,
   batch_normalization: 1,
@@ -171,25 +186,24 @@ function inceptionBlockOf(layer: string): string | undefined {
 }
 
 /** InceptionV3: 23,851,784 parameters with the top. */
-export const inceptionV3Spec: ArchitectureSpec = {
-  name: 'inception_v3',
-  defaultInputShape: [299, 299, 3],
-  minInputSize: 75,
-  params: 23_851_784,
-  blocks: BLOCK_COUNTERS.map((b) => b[0]),
-  blockOf: inceptionBlockOf,
-  blockOutput(block: string): string {
-    if (block === 'stem') return 'max_pooling2d_2';
-    if (!BLOCK_COUNTERS.some((b) => b[0] === block)) {
-      throw unknownBlock('inception_v3', block, BLOCK_COUNTERS.map((b) => b[0]));
-    }
-    return block;
+export const inceptionV3Spec: ArchitectureSpec = defineSpec(
+  {
+    name: 'inception_v3',
+    defaultInputShape: [299, 299, 3],
+    minInputSize: 75,
+    params: 23_851_784,
+    blocks: BLOCK_NAMES,
+    blockOf: inceptionBlockOf,
+    blockOutput(block: string): string {
+      blockIndex('inception_v3', BLOCK_NAMES, block); // throws for a name that is not a block
+      return block === 'stem' ? 'max_pooling2d_2' : block;
+    },
+    featureLayer: 'mixed10',
+    defaultPreprocess: 'tf',
+    pretrained: Object.freeze({ imagenet: imagenet('tf', 299, 'Apache-2.0'), nsfwjs: nsfwjs(299) }),
   },
-  featureLayer: 'mixed10',
-  defaultPreprocess: 'tf',
-  pretrained: Object.freeze({ imagenet: imagenet('tf', 299, 'Apache-2.0'), nsfwjs: nsfwjs(299) }),
-  build: (opts: ZooOptions) => InceptionV3(opts),
-};
+  inceptionV3,
+);
 
 /**
  * Keras `InceptionV3` with random weights (input >= 75×75 without the top).
@@ -198,5 +212,5 @@ export const inceptionV3Spec: ArchitectureSpec = {
  * const m = InceptionV3({ includeTop: false, inputShape: [75, 75, 3], pooling: 'avg' }); // [null, 2048]
  */
 export function InceptionV3(opts: ZooOptions = {}): tf.LayersModel {
-  return inceptionV3(resolveOptions(inceptionV3Spec, opts));
+  return inceptionV3Spec.build(opts);
 }

@@ -3,7 +3,7 @@
  * nsfwjs weights load by name. Structure follows keras/applications/mobilenet_v2.py (alpha 1.0).
  */
 import * as tf from '@tensorflow/tfjs';
-import { addPooling, ap, correctPad, denseClassifier, makeDivisible, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
+import { addPooling, ap, blockOfPattern, correctPad, defineSpec, denseClassifier, INPUT_224, makeDivisible, unknownBlock, type Resolved, type Sym } from './common.js';
 import { imagenet, nsfwjs } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -100,34 +100,30 @@ function mobileNetV2(r: Resolved, alpha: number, name: string): tf.LayersModel {
   return tf.model({ inputs: input, outputs: x, name });
 }
 
-const MIN_INPUT = 32;
 const BLOCK_NAMES = [...BLOCKS.map((_, i) => `block_${i}`), 'top'];
-const TOP_LAYERS = new Set(['Conv_1', 'Conv_1_bn', 'out_relu']);
+const numberedBlockOf = blockOfPattern(/^(block_\d+)_/, ['Conv_1', 'Conv_1_bn', 'out_relu']);
 
 /** MobileNetV2 (alpha 1.0): 3,538,984 parameters with the top. */
-export const mobilenetV2Spec: ArchitectureSpec = {
-  name: 'mobilenet_v2',
-  defaultInputShape: [224, 224, 3],
-  minInputSize: MIN_INPUT,
-  params: 3_538_984,
-  blocks: BLOCK_NAMES,
-  blockOf(layer: string): string | undefined {
-    if (layer.startsWith('expanded_conv_')) return 'block_0';
-    const m = /^block_(\d+)_/.exec(layer);
-    if (m) return `block_${m[1]}`;
-    return TOP_LAYERS.has(layer) ? 'top' : undefined;
+export const mobilenetV2Spec: ArchitectureSpec = defineSpec(
+  {
+    name: 'mobilenet_v2',
+    ...INPUT_224,
+    params: 3_538_984,
+    blocks: BLOCK_NAMES,
+    // Block 0 is Keras' `expanded_conv` (no expansion layers).
+    blockOf: (layer) => (layer.startsWith('expanded_conv_') ? 'block_0' : numberedBlockOf(layer)),
+    blockOutput(block: string): string {
+      if (block === 'top') return 'out_relu';
+      const i = Number(/^block_(\d+)$/.exec(block)?.[1] ?? NaN);
+      if (!(i >= 0 && i < BLOCKS.length)) throw unknownBlock('mobilenet_v2', block, BLOCK_NAMES);
+      return prefixOf(i) + (hasAdd(i) ? 'add' : 'project_BN');
+    },
+    featureLayer: 'out_relu',
+    defaultPreprocess: 'tf',
+    pretrained: Object.freeze({ imagenet: imagenet('tf', 224, 'Apache-2.0'), nsfwjs: nsfwjs(224) }),
   },
-  blockOutput(block: string): string {
-    if (block === 'top') return 'out_relu';
-    const i = Number(/^block_(\d+)$/.exec(block)?.[1] ?? NaN);
-    if (!(i >= 0 && i < BLOCKS.length)) throw unknownBlock('mobilenet_v2', block, BLOCK_NAMES);
-    return prefixOf(i) + (hasAdd(i) ? 'add' : 'project_BN');
-  },
-  featureLayer: 'out_relu',
-  defaultPreprocess: 'tf',
-  pretrained: Object.freeze({ imagenet: imagenet('tf', 224, 'Apache-2.0'), nsfwjs: nsfwjs(224) }),
-  build: (opts: ZooOptions) => MobileNetV2(opts),
-};
+  (r) => mobileNetV2(r, 1.0, 'mobilenetv2_1.00_224'),
+);
 
 /**
  * Keras `MobileNetV2` (alpha 1.0) with random weights.
@@ -136,5 +132,5 @@ export const mobilenetV2Spec: ArchitectureSpec = {
  * const m = MobileNetV2({ includeTop: false, inputShape: [96, 96, 3], pooling: 'avg' }); // [null, 1280]
  */
 export function MobileNetV2(opts: ZooOptions = {}): tf.LayersModel {
-  return mobileNetV2(resolveOptions(mobilenetV2Spec, opts), 1.0, 'mobilenetv2_1.00_224');
+  return mobilenetV2Spec.build(opts);
 }

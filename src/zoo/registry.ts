@@ -1,3 +1,4 @@
+import type { GraftEventHandler } from '../events.js';
 /**
  * The model registry: the only place that lists Graft's architectures (timm style). CLI, docs and
  * tests enumerate `listModels()`; registering a spec enrols it in all of them.
@@ -76,7 +77,7 @@ const isSourceId = (w: string) => /^[a-z][a-z0-9_-]*$/i.test(w) && !/\.(h5|hdf5|
  * const { model, pretrained } = await createModel('mobilenet_v2', { weights: 'nsfwjs', includeTop: false });
  * pretrained?.preprocess; // 'raw01'
  */
-export async function createModel(name: string, opts: ZooOptions = {}): Promise<CreatedModel> {
+export async function createModel(name: string, opts: ZooOptions = {}, extras: { onEvent?: GraftEventHandler } = {}): Promise<CreatedModel> {
   const spec = getModelSpec(name);
   const w = opts.weights ?? null;
   const random = w === null || w === 'none';
@@ -92,7 +93,7 @@ export async function createModel(name: string, opts: ZooOptions = {}): Promise<
   try {
     // Imported on demand: the weight loaders (h5wasm, caches) are only needed when loading.
     const { applyWeights } = await import('../weights/index.js');
-    const info = await applyWeights(model, spec, opts);
+    const info = await applyWeights(model, spec, opts, { onProgress: extras.onEvent });
     return { model, spec, weights: info, pretrained: spec.pretrained[w] ?? null };
   } catch (e) {
     model.dispose();

@@ -4,7 +4,7 @@
  * (`conv1_conv`, `conv2_block1_1_conv`, ..., `conv5_block3_out`) so Keras' .h5 weights load by name.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addTop, ap, resolveOptions, unknownBlock, type Resolved, type Sym } from './common.js';
+import { addTop, ap, blockIndex, defineSpec, INPUT_224, type Resolved, type Sym } from './common.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -52,25 +52,24 @@ function resnet(r: Resolved, blocks: readonly [number, number, number, number], 
 const BLOCKS = ['conv1', 'conv2', 'conv3', 'conv4', 'conv5'] as const;
 
 function resnetSpec(name: string, params: number, blocks: readonly [number, number, number, number]): ArchitectureSpec {
-  const spec: ArchitectureSpec = {
-    name,
-    defaultInputShape: [224, 224, 3],
-    minInputSize: 32,
-    params,
-    blocks: BLOCKS,
-    // The stem (conv1_* and the pool1_* max-pool) is block 'conv1', as torchvision's layer0.
-    blockOf: (layer) => (layer.startsWith('pool1_') ? 'conv1' : /^(conv[1-5])_/.exec(layer)?.[1]),
-    blockOutput(block) {
-      const i = (BLOCKS as readonly string[]).indexOf(block);
-      if (i < 0) throw unknownBlock(name, block, BLOCKS);
-      return i === 0 ? 'pool1_pool' : `${block}_block${blocks[i - 1]}_out`;
+  return defineSpec(
+    {
+      name,
+      ...INPUT_224,
+      params,
+      blocks: BLOCKS,
+      // The stem (conv1_* and the pool1_* max-pool) is block 'conv1', as torchvision's layer0.
+      blockOf: (layer) => (layer.startsWith('pool1_') ? 'conv1' : /^(conv[1-5])_/.exec(layer)?.[1]),
+      blockOutput(block) {
+        const i = blockIndex(name, BLOCKS, block);
+        return i === 0 ? 'pool1_pool' : `${block}_block${blocks[i - 1]}_out`;
+      },
+      featureLayer: 'conv5_block3_out',
+      defaultPreprocess: 'caffe',
+      pretrained: Object.freeze({ imagenet: imagenet('caffe', 224, 'MIT') }),
     },
-    featureLayer: 'conv5_block3_out',
-    defaultPreprocess: 'caffe',
-    pretrained: Object.freeze({ imagenet: imagenet('caffe', 224, 'MIT') }),
-    build: (opts: ZooOptions) => resnet(resolveOptions(spec, opts), blocks, name),
-  };
-  return spec;
+    (r) => resnet(r, blocks, name),
+  );
 }
 
 /** ResNet50: 25,636,712 parameters with the top. */

@@ -4,7 +4,7 @@
  * flatten → fc1 → fc2 → predictions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addPooling, ap, denseClassifier, resolveOptions, unknownBlock, type Resolved } from './common.js';
+import { addPooling, ap, blockIndex, blockOfPattern, defineSpec, denseClassifier, INPUT_224, type Resolved } from './common.js';
 import { imagenet } from './pretrained.js';
 import type { ArchitectureSpec, ZooOptions } from './types.js';
 
@@ -41,23 +41,23 @@ function vgg(r: Resolved, convsPerBlock: readonly number[], name: string): tf.La
 }
 
 function vggSpec(name: string, params: number, convs: readonly number[]): ArchitectureSpec {
-  const spec: ArchitectureSpec = {
-    name,
-    defaultInputShape: [224, 224, 3],
-    minInputSize: 32,
-    params,
-    blocks: BLOCKS,
-    blockOf: (layer) => /^(block[1-5])_/.exec(layer)?.[1],
-    blockOutput(block) {
-      if (!(BLOCKS as readonly string[]).includes(block)) throw unknownBlock(name, block, BLOCKS);
-      return `${block}_pool`;
+  return defineSpec(
+    {
+      name,
+      ...INPUT_224,
+      params,
+      blocks: BLOCKS,
+      blockOf: blockOfPattern(/^(block[1-5])_/),
+      blockOutput(block) {
+        blockIndex(name, BLOCKS, block); // throws for a name that is not a block
+        return `${block}_pool`;
+      },
+      featureLayer: 'block5_pool',
+      defaultPreprocess: 'caffe',
+      pretrained: Object.freeze({ imagenet: imagenet('caffe', 224, 'CC-BY-4.0') }),
     },
-    featureLayer: 'block5_pool',
-    defaultPreprocess: 'caffe',
-    pretrained: Object.freeze({ imagenet: imagenet('caffe', 224, 'CC-BY-4.0') }),
-    build: (opts: ZooOptions) => vgg(resolveOptions(spec, opts), convs, name),
-  };
-  return spec;
+    (r) => vgg(r, convs, name),
+  );
 }
 
 /** VGG16: 138,357,544 parameters with the top. */

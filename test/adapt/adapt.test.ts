@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { evaluateModelDir } from '../../src/workflow/evaluate.js';
-import { loadModelDir } from '../../src/workflow/model-dir.js';
+import { loadModelDir } from '../../src/io/model-dir.js';
 import { readManifest } from '../../src/io/manifest.js';
 import { adaptModel, shiftReport } from '../../src/adapt/index.js';
 import { makeShiftedFolder } from '../../src/adapt/synthetic-shift.js';

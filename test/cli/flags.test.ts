@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import type { Command, Option } from 'commander';
 import { buildCli } from '../../src/cli/main.js';
-import { trainOptionsSchema } from '../../src/workflow/options.js';
+import { trainOptionsSchema } from '../../src/options.js';
 import { fieldChoices } from '../../src/cli/schema-choices.js';
 
 // Schema keys that are deliberately not flags of addTrainOptions. `out` is a flag, but train
@@ -82,7 +82,7 @@ test('graft lr-find takes every train flag too', () => {
 
 test('parsed flags (new ones included) reach the schema under its own key names', async () => {
   const { collectTrainOptions } = await import('../../src/cli/train.js');
-  const { parseTrainOptions } = await import('../../src/workflow/options.js');
+  const { parseTrainOptions } = await import('../../src/options.js');
   const cmd = command('train');
   cmd.exitOverride();
   cmd.action(() => {});

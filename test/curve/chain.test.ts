@@ -6,7 +6,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { resolveGraftBackbone, isGraftModelDir } from '../../src/backbones/graft-dir.js';
-import { frozenFeatureBackbone, learningCurve } from '../../src/workflow/curve.js';
+import { learningCurve } from '../../src/workflow/curve.js';
+import { openBackbone } from '../../src/backbones/index.js';
 import { decodeImage } from '../../src/data/decode.js';
 import { makeDataset, tmpDir } from '../workflow/fixtures.js';
 
@@ -35,10 +36,10 @@ test('a model trained on classes A is the backbone for classes B: cut, preproces
     const img = await decodeImage(path.join(b.train, 'Sneaker', fs.readdirSync(path.join(b.train, 'Sneaker'))[0]!), { size: [96, 96], fit: 'crop' });
     assert.ok(img.ok);
     const raw = Float32Array.from(img.data);
-    const fb = await frozenFeatureBackbone(out, 'nsfwjs', cache);
+    const fb = await openBackbone(out, { cacheDir: cache });
     try {
-      assert.equal(fb.key.weights, g.weightsHash);
-      const ort = await fb.bb.run(raw, 1);
+      assert.equal(fb.cacheKey().weights, g.weightsHash);
+      const ort = await fb.extractor().run(raw, 1);
       const ref = tf.tidy(() => (g.model.predict(tf.tensor(raw, [1, 96, 96, 3]).div(255)) as tf.Tensor).dataSync() as Float32Array);
       let diff = 0;
       for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(ref[i]! - ort[i]!));

@@ -1,16 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StepBatch } from '../../src/train/engine.js';
+import { rand } from '../helpers/rand.js';
 
-/** Deterministic uniform values in [-0.5, 0.5). */
-export function rand(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+export { rand };
 
 /** Image batch [n, h, w, c] whose class shows as a brighter channel. */
 export function images(n: number, h: number, w: number, c: number, classes: number, seed: number): StepBatch {

@@ -7,6 +7,7 @@ import { isGraftError } from '../../src/errors.js';
 import type { EngineOptions, StepBatch, TrainingEngine } from '../../src/train/engine.js';
 import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
 import { denseHead, images, mobileTop, rand, relErr } from './ort-train-helpers.js';
+import { separableBatch } from '../helpers/rand.js';
 
 const TOL = 1e-4;
 
@@ -36,15 +37,7 @@ async function compare(label: string, build: () => tf.LayersModel, opts: EngineO
   ort.dispose();
 }
 
-function features(n: number, d: number, classes: number, seed: number): StepBatch {
-  const x = rand(n * d, seed);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % classes;
-    x[i * d + y[i]] += 1;
-  }
-  return { x, xShape: [n, d], y };
-}
+const features = (n: number, d: number, classes: number, seed: number): StepBatch => separableBatch(n, d, classes, seed);
 
 test('dense head: one engine step equals TF.js (sgd+momentum, adam, adamw with groups, smoothing, class weights)', async () => {
   await initTf('cpu');

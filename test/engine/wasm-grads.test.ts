@@ -3,17 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initTf } from '../../src/engine/backend.js';
 import { registerWasmGradKernels, runViaCpuFallbackForTest, wasmGradFallbackCount } from '../../src/engine/wasm-grads.js';
+import { rand } from '../helpers/rand.js';
 
-// Deterministic data without touching tf's RNG (so both backends see identical inputs).
-function rand(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** initTf picks the backend once; tests here switch between cpu and wasm themselves. */

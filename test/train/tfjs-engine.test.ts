@@ -6,16 +6,7 @@ import { wasmGradFallbackCount } from '../../src/engine/wasm-grads.js';
 import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
 import type { EngineOptions, StepBatch } from '../../src/train/engine.js';
 import { isGraftError } from '../../src/errors.js';
-
-function rand(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+import { rand } from '../helpers/rand.js';
 
 /** Separable problem: label = [x·v > 0] on random features. */
 function features(n: number, d: number, seed: number): StepBatch {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { env } from '../../env.js';
 import { GraftError } from '../../errors.js';
-import type { EngineFactory, EngineOptions, StepBatch, StepResult, TrainingEngine } from '../../train/engine.js';
+import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
 import { compileInfer, compileTrainStep, type InferGraph, type TrainGraph } from './compile.js';
 import { adamScalars } from './optim.js';
 import { fromGraphLayout, toGraphLayout } from './layout.js';
@@ -167,13 +167,7 @@ class OrtEngine implements TrainingEngine {
   setWeights(ws: Float32Array[]): void {
     this.assertLive();
     const vars = this.model.weights;
-    if (ws.length !== vars.length) {
-      throw new GraftError('E_WEIGHTS_MISMATCH', `setWeights needs one array per model weight (${vars.length}); received ${ws.length}.`, 'Pass an array returned by getWeights() of the same model.');
-    }
-    vars.forEach((v, i) => {
-      const size = v.shape.reduce((a: number, b) => a * (b ?? 1), 1);
-      if (ws[i].length !== size) throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${v.name}" has ${size} values (shape [${v.shape.join(', ')}]); received ${ws[i].length}.`);
-    });
+    checkWeights(vars, ws);
     vars.forEach((v, i) => {
       const p = this.byVariable.get(v as tf.LayerVariable);
       if (p) this.values.set(p.key, new ort.Tensor('float32', toGraphLayout(ws[i], p.tfShape, p.layout), p.shape));

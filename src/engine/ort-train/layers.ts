@@ -36,28 +36,31 @@ function geometry(layer: tf.layers.Layer, x: TVal, shape: (number | null)[], k: 
   return { k, s, pads, group, cin, cout, h, w, ho, wo };
 }
 
-const conv2d: TrainConverter = (t, layer, [input], shape, isOutput) => {
-  channelsLast(layer);
-  const c = cfg(layer);
-  const x = t.toCf(input);
-  const w = t.param(layer, 'kernel');
-  const [kh, kw, cinG, cout] = w.tfShape;
-  const group = (c.groups as number | undefined) ?? 1;
-  const b = c.useBias ? t.param(layer, 'bias') : undefined;
-  const y = conv(t, x, w, b, geometry(layer, x, shape, [kh, kw], group, cinG * group, cout), shape);
-  return applyActivation(t, y, c.activation as string, layer, isOutput);
-};
+/**
+ * A convolution layer as one grouped convolution (+ bias, activation). `kernel` names the layer's
+ * kernel weight; `channels` reads [groups, input channels, output channels] from its TF.js shape.
+ */
+function convLayer(kernel: string, channels: (kernelShape: number[], c: Cfg) => [group: number, cin: number, cout: number]): TrainConverter {
+  return (t, layer, [input], shape, isOutput) => {
+    channelsLast(layer);
+    const c = cfg(layer);
+    const x = t.toCf(input);
+    const w = t.param(layer, kernel);
+    const [group, cin, cout] = channels(w.tfShape, c);
+    const b = c.useBias ? t.param(layer, 'bias') : undefined;
+    const y = conv(t, x, w, b, geometry(layer, x, shape, [w.tfShape[0], w.tfShape[1]], group, cin, cout), shape);
+    return applyActivation(t, y, c.activation as string, layer, isOutput);
+  };
+}
 
-const depthwise: TrainConverter = (t, layer, [input], shape, isOutput) => {
-  channelsLast(layer);
-  const c = cfg(layer);
-  const x = t.toCf(input);
-  const w = t.param(layer, 'depthwiseKernel');
-  const [kh, kw, cin, mult] = w.tfShape;
-  const b = c.useBias ? t.param(layer, 'bias') : undefined;
-  const y = conv(t, x, w, b, geometry(layer, x, shape, [kh, kw], cin, cin, cin * mult), shape);
-  return applyActivation(t, y, c.activation as string, layer, isOutput);
-};
+/** Conv2D: kernel [kh, kw, cin / groups, cout]. */
+const conv2d = convLayer('kernel', ([, , cinG, cout], c) => {
+  const group = (c.groups as number | undefined) ?? 1;
+  return [group, cinG * group, cout];
+});
+
+/** DepthwiseConv2D: kernel [kh, kw, cin, multiplier], one group per input channel. */
+const depthwise = convLayer('depthwiseKernel', ([, , cin, mult]) => [cin, cin, cin * mult]);
 
 const dense: TrainConverter = (t, layer, [input], shape, isOutput) => {
   const c = cfg(layer);
@@ -170,30 +173,29 @@ function unbroadcast(t: Tape, dy: string, x: TVal, out: TVal): string {
   return axes.length ? t.sum(dy, axes, true) : dy;
 }
 
-const add: TrainConverter = (t, layer, inputs, shape) => {
-  const xs = common(t, layer, inputs);
-  let acc = xs[0];
-  for (let i = 1; i < xs.length; i++) {
-    const [a, b] = [acc, xs[i]];
-    const out: TVal = { name: t.op('Add', [a.name, b.name]), shape, cf: a.cf, grad: t.needs([a, b]) };
-    acc = t.record([a, b], out, (dy) => [unbroadcast(t, dy, a, out), unbroadcast(t, dy, b, out)]);
-  }
-  return acc;
-};
+/**
+ * A merge layer as a left fold of one broadcasting binary ONNX op over its inputs:
+ * ((x0 op x1) op x2) …; `back` gives the gradients of each step's two operands from its `dy`.
+ */
+function foldMerge(op: 'Add' | 'Mul', back: (t: Tape, dy: string, a: TVal, b: TVal, out: TVal) => [string | null, string | null]): TrainConverter {
+  return (t, layer, inputs, shape) => {
+    const xs = common(t, layer, inputs);
+    let acc = xs[0];
+    for (let i = 1; i < xs.length; i++) {
+      const [a, b] = [acc, xs[i]];
+      const out: TVal = { name: t.op(op, [a.name, b.name]), shape, cf: a.cf, grad: t.needs([a, b]) };
+      acc = t.record([a, b], out, (dy) => back(t, dy, a, b, out));
+    }
+    return acc;
+  };
+}
 
-const multiply: TrainConverter = (t, layer, inputs, shape) => {
-  const xs = common(t, layer, inputs);
-  let acc = xs[0];
-  for (let i = 1; i < xs.length; i++) {
-    const [a, b] = [acc, xs[i]];
-    const out: TVal = { name: t.op('Mul', [a.name, b.name]), shape, cf: a.cf, grad: t.needs([a, b]) };
-    acc = t.record([a, b], out, (dy) => [
-      a.grad ? unbroadcast(t, t.op('Mul', [dy, b.name]), a, out) : null,
-      b.grad ? unbroadcast(t, t.op('Mul', [dy, a.name]), b, out) : null,
-    ]);
-  }
-  return acc;
-};
+const add = foldMerge('Add', (t, dy, a, b, out) => [unbroadcast(t, dy, a, out), unbroadcast(t, dy, b, out)]);
+
+const multiply = foldMerge('Mul', (t, dy, a, b, out) => [
+  a.grad ? unbroadcast(t, t.op('Mul', [dy, b.name]), a, out) : null,
+  b.grad ? unbroadcast(t, t.op('Mul', [dy, a.name]), b, out) : null,
+]);
 
 const concatenate: TrainConverter = (t, layer, inputs, shape) => {
   const xs = common(t, layer, inputs);

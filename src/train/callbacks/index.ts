@@ -5,3 +5,4 @@ export { jsonlLogger, type JsonlLoggerOptions } from './jsonl-logger.js';
 export { callbackFromFns } from './from-fns.js';
 export { atomicWriteFile, atomicWriteFileSync } from './atomic.js';
 export { Monitor, type MonitorKey, type MonitorMode } from './monitor.js';
+export { lrFinder, exponentialSweep, type LrFinderOptions, type LrFinderRecord } from './lr-finder.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { GraftError } from '../errors.js';
+import { GraftError } from './errors.js';
 
 /**
  * Everything `graft train` (and `trainClassifier`) accepts. The CLI flags, a `--config` file
@@ -56,6 +56,8 @@ export const trainOptionsSchema = z
     cacheDir: z.string().optional(),
     /** Replace Graft's own earlier model directory at `out` (never anything else). */
     force: z.boolean().default(false),
+    /** Also write every event (stages, progress, warnings) to this file as JSON lines. */
+    log: z.string().optional(),
     quiet: z.boolean().default(false),
   })
   .strict();

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { GraftError } from '../errors.js';
-import type { DatasetItem } from '../data/dataset.js';
-import { hashItems } from '../data/hash.js';
-import { loadSplits } from '../data/split.js';
-import type { ResolvedTrainOptions } from './options.js';
+import type { DatasetItem } from './dataset.js';
+import { hashItems } from './hash.js';
+import { loadSplits } from './split.js';
+import type { ResolvedTrainOptions } from '../options.js';
 
 /** Data split into the sets one training run needs; class labels aligned to `classes`. */
 export interface PreparedData {
