@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initTf, tf } from '../src/engine/backend.js';
+import { initTf, tf } from '../src/engine/tfjs/backend.js';
 import { FrozenBackbone } from '../src/engine/ort.js';
 import { buildModel, getModelSpec } from '../src/zoo/registry.js';
 import { maxAbsDiff, ortEngine, tfjsEngine, torchEngine } from './lib/engines.js';

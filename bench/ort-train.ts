@@ -44,7 +44,7 @@ const WARMUP = 2;
 
 async function child(job: Job): Promise<Result> {
   const { createOrtEngine } = await import('../src/engine/ort-train/index.js');
-  const { createTfjsEngine } = await import('../src/train/tfjs-engine.js');
+  const { createTfjsEngine } = await import('../src/engine/tfjs/engine.js');
   const { net, batch } = await trainWorkload(job.arch ?? 'mobilenet_v2', job.workload, job.batch);
   const opts = { optimizer: { type: 'adam' as const, lr: 1e-3 } };
   const engine = job.engine === 'ort' ? await createOrtEngine(net, opts) : await createTfjsEngine(net, opts);

@@ -93,12 +93,12 @@ export { recomputeBatchNormStats } from './train/precise-bn.js';
 
 // ── Engines & runtime settings ───────────────────────────────────────────────────────────────
 export { env, refreshEnv, type GraftEnv } from './env.js';
-export { initTf, type TfBackendName } from './engine/backend.js';
-export { createTfjsEngine } from './train/tfjs-engine.js';
+export { initTf, type TfBackendName } from './engine/tfjs/backend.js';
+export { createTfjsEngine } from './engine/tfjs/engine.js';
 export { createOrtEngine } from './engine/ort-train/index.js';
 // Frozen inference on onnxruntime.
 export { FrozenBackbone } from './engine/ort.js';
-export { exportOnnx, type ExportOptions } from './engine/onnx-export.js';
+export { exportOnnx, type ExportOptions } from './engine/onnx/export.js';
 
 // ── Workflow verbs (what the CLI calls) ──────────────────────────────────────────────────────
 // train

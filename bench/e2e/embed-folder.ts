@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { FrozenBackbone } from '../../src/engine/ort.js';
 import { embedImages } from '../../src/workflow/embed.js';
 import { createModel } from '../../src/zoo/registry.js';

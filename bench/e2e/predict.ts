@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { median } from '../lib/stats.js';
 import { REPO, log, round, runPeer, runProcess } from './common.js';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { median } from '../lib/stats.js';
 import { cpuSince, log, round, runPeer } from './common.js';

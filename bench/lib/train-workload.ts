@@ -13,7 +13,7 @@ export const TOP_CUT: Record<TrainArch, string> = { mobilenet_v2: 'block_13', re
  * Random weights: the content of weights and inputs does not change the cost of a step.
  */
 export async function trainWorkload(arch: TrainArch, workload: TrainWorkload, n: number): Promise<{ net: tf.LayersModel; batch: StepBatch }> {
-  const { initTf } = await import('../../src/engine/backend.js');
+  const { initTf } = await import('../../src/engine/tfjs/backend.js');
   const { createModel } = await import('../../src/zoo/registry.js');
   const { addHead, splitAt } = await import('../../src/transfer/index.js');
   await initTf('wasm');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import { createSession } from '../engine/ort.js';
-import { exportOnnx } from '../engine/onnx-export.js';
+import { exportOnnx } from '../engine/onnx/export.js';
 import * as ort from 'onnxruntime-node';
 import type { DatasetItem } from '../data/dataset.js';
 import { extractFeatures } from '../features/extract.js';

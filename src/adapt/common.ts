@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
-import { initTf } from '../engine/backend.js';
+import { initTf } from '../engine/tfjs/backend.js';
 import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
 import { cacheKeyOf, frozenExtractor } from '../backbones/index.js';
 import type { Extractor } from '../features/extract.js';

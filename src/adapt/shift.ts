@@ -1,5 +1,5 @@
 import { GraftError } from '../errors.js';
-import { initTf } from '../engine/backend.js';
+import { initTf } from '../engine/tfjs/backend.js';
 import { isGraftModelDir } from '../backbones/graft-dir.js';
 import { cachedExtract } from '../features/cached.js';
 import { openBackbone, backboneKind, pooledAt } from '../backbones/index.js';

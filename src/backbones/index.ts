@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
 import type { GraftEventHandler } from '../events.js';
-import { initTf } from '../engine/backend.js';
+import { initTf } from '../engine/tfjs/backend.js';
 import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { isGraftError } from '../errors.js';
 import { createOrtEngine } from './ort-train/index.js';
-import { createTfjsEngine } from '../train/tfjs-engine.js';
+import { createTfjsEngine } from './tfjs/engine.js';
 import type { EngineOptions, TrainingEngine } from '../train/engine.js';
 
 export type EngineKind = 'ort' | 'tfjs';

@@ -7,9 +7,9 @@ import { env } from '../env.js';
 import { GraftError } from '../errors.js';
 import { atomicWrite } from '../io/atomic.js';
 import type { PreprocessMode } from '../zoo/types.js';
-import { cutOnnx, decodeOnnx, type Layout, onnxInfo } from './onnx-backbone.js';
-import { EXPORTER_VERSION, exportOnnx, modelTensors, resolveOutputs } from './onnx-export.js';
-import { verifyAgainstTf } from './onnx-verify.js';
+import { cutOnnx, decodeOnnx, type Layout, onnxInfo } from './onnx/backbone.js';
+import { EXPORTER_VERSION, exportOnnx, modelTensors, resolveOutputs } from './onnx/export.js';
+import { verifyAgainstTf } from './onnx/verify.js';
 
 /**
  * An onnxruntime session with Graft's settings: `env.threads` intra-op threads, one inter-op

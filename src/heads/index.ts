@@ -7,7 +7,6 @@ import { prototypeHead, type FewShotHead, type PrototypeOptions } from './protot
 export { prototypeHead, computePrototypes, type FewShotHead, type PrototypeOptions } from './prototype.js';
 export { knnHead, calibrateKnnScale, type KnnOptions } from './knn.js';
 export { pooledRows, centerNormalize } from './normalize.js';
-export { layerNormalization as layerNormalizationConverter, registerLayerNormConverter } from './layer-norm-onnx.js';
 
 export type HeadKind = 'dense' | 'prototype' | 'knn';
 export const FEW_SHOT_HEADS = ['prototype', 'knn'] as const;

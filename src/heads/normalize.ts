@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureSet } from '../features/feature-set.js';
-import './layer-norm-onnx.js';
 
 /**
  * Cosine similarity inside a layers model, built from stock layers that load in plain TF.js and

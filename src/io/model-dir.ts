@@ -6,11 +6,11 @@ import { withStagedDir, atomicWrite } from './atomic.js';
 import { checkModelOut } from './out-target.js';
 import { fileSaveHandler, fileLoadHandler } from './tfjs-files.js';
 import { readManifest, type GraftManifest } from './manifest.js';
-import { exportOnnx } from '../engine/onnx-export.js';
+import { exportOnnx } from '../engine/onnx/export.js';
 import { renderReport, type ReportData, type ReportExample } from '../evaluate/report/index.js';
 import type { Evaluation } from '../evaluate/metrics.js';
 import type { EpochLogs } from '../train/fit.js';
-import { initTf } from '../engine/backend.js';
+import { initTf } from '../engine/tfjs/backend.js';
 import '../zoo/layers.js'; // registers Graft's custom layers (EfficientNet's Normalization) for loading
 
 export interface SaveInputs {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
-import { initTf } from '../engine/backend.js';
+import { initTf } from '../engine/tfjs/backend.js';
 import { loadSplits } from '../data/split.js';
 import type { DatasetItem } from '../data/dataset.js';
 import { Rng, deriveSeed } from '../data/rng.js';

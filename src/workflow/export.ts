@@ -4,7 +4,7 @@ import { GraftError } from '../errors.js';
 import { readManifest } from '../io/manifest.js';
 import { atomicWrite } from '../io/atomic.js';
 import { checkModelOut } from '../io/out-target.js';
-import { exportOnnx } from '../engine/onnx-export.js';
+import { exportOnnx } from '../engine/onnx/export.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { loadModelDir } from '../io/model-dir.js';
 

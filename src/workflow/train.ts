@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { initTf } from '../engine/backend.js';
-import '../engine/wasm-grads.js';
+import { initTf } from '../engine/tfjs/backend.js';
+import '../engine/tfjs/wasm-grads.js';
 import { getModelSpec } from '../zoo/registry.js';
 import { addHead } from '../transfer/head.js';
 import { freeze } from '../transfer/freeze.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { coralFold, firstDense } from '../../src/adapt/coral.js';
 import { meanCov } from '../../src/adapt/linalg.js';
 import { selectConfident } from '../../src/adapt/pseudo-label.js';

@@ -4,14 +4,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { createEngine } from '../../src/engine/index.js';
 import { createOrtEngine } from '../../src/engine/ort-train/index.js';
 import { isGraftError } from '../../src/errors.js';
 import { staticHeadEngine } from '../../src/heads/static-engine.js';
 import type { EngineOptions, StepBatch, StepResult, TrainingEngine } from '../../src/train/engine.js';
 import { separableBatch } from '../helpers/rand.js';
-import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
+import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 
 const D = 5; // input features
 const K = 3; // classes

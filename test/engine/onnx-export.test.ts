@@ -1,8 +1,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
-import { exportOnnx } from '../../src/engine/onnx-export.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
+import { exportOnnx } from '../../src/engine/onnx/export.js';
 import { ChannelScale, Normalization } from '../../src/zoo/layers.js';
 import { preprocess } from '../../src/zoo/preprocess.js';
 import type { PreprocessMode } from '../../src/zoo/types.js';

@@ -1,8 +1,8 @@
 // Shared by the onnx-*.test.ts files: random weights, ORT runs, comparisons.
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { exportOnnx, type ExportOptions } from '../../src/engine/onnx-export.js';
-import { maxAbsDiff } from '../../src/engine/onnx-verify.js';
+import { exportOnnx, type ExportOptions } from '../../src/engine/onnx/export.js';
+import { maxAbsDiff } from '../../src/engine/onnx/verify.js';
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32). */
 export function rng(seed: number): () => number {

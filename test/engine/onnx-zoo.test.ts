@@ -1,8 +1,8 @@
 // Every registered architecture exports to ONNX and matches TF.js (registration enrols it here).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initTf } from '../../src/engine/backend.js';
-import { exportOnnx } from '../../src/engine/onnx-export.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
+import { exportOnnx } from '../../src/engine/onnx/export.js';
 import { buildModel, listModels } from '../../src/zoo/registry.js';
 import { parityStats, randomInput, randomizeWeights, runOnnx } from './onnx-helpers.js';
 

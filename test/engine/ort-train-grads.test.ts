@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { createOrtEngine } from '../../src/engine/ort-train/index.js';
-import { softmaxCrossEntropy } from '../../src/train/losses.js';
+import { softmaxCrossEntropy } from '../../src/engine/tfjs/losses.js';
 import { init, rand } from './ort-train-helpers.js';
 
 type S = tf.SymbolicTensor;

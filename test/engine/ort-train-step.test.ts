@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { createOrtEngine } from '../../src/engine/ort-train/index.js';
 import { isGraftError } from '../../src/errors.js';
 import type { EngineOptions, StepBatch, TrainingEngine } from '../../src/train/engine.js';
-import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
+import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 import { denseHead, images, mobileTop, rand, relErr } from './ort-train-helpers.js';
 import { separableBatch } from '../helpers/rand.js';
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { createOrtEngine } from '../../src/engine/ort-train/index.js';
-import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
+import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 import { addHead, splitAt } from '../../src/transfer/index.js';
 import { seedWeights } from '../../src/transfer/seed.js';
 import { createModel, getModelSpec } from '../../src/zoo/registry.js';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
-import { registerWasmGradKernels, runViaCpuFallbackForTest, wasmGradFallbackCount } from '../../src/engine/wasm-grads.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
+import { registerWasmGradKernels, runViaCpuFallbackForTest, wasmGradFallbackCount } from '../../src/engine/tfjs/wasm-grads.js';
 import { rand } from '../helpers/rand.js';
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);

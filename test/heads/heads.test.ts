@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { initTf } from '../../src/engine/backend.js';
-import { exportOnnx } from '../../src/engine/onnx-export.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
+import { exportOnnx } from '../../src/engine/onnx/export.js';
 import { buildHeadModel, headOnlyModel, knnHead, predictHead, prototypeHead, computePrototypes, fewShotHead } from '../../src/heads/index.js';
 import type { FeatureSet } from '../../src/features/feature-set.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lrFind, lrFindSvg, suggest } from '../../src/train/lr-find.js';
 import type { BatchSource } from '../../src/train/fit.js';
-import { initTf, tf } from '../../src/engine/backend.js';
+import { initTf, tf } from '../../src/engine/tfjs/backend.js';
 import { fit, validate } from '../../src/train/fit.js';
 import { constant } from '../../src/train/schedules.js';
 
@@ -51,12 +51,12 @@ test('suggest: valley, steepest descent and min/10 on a synthetic loss curve', (
 });
 
 test('lrFind on a small real problem: suggestion inside the sweep, weights restored, SVG drawn', async (t) => {
-  let createTfjsEngine: typeof import('../../src/train/tfjs-engine.js').createTfjsEngine;
+  let createTfjsEngine: typeof import('../../src/engine/tfjs/engine.js').createTfjsEngine;
   try {
-    ({ createTfjsEngine } = await import('../../src/train/tfjs-engine.js'));
+    ({ createTfjsEngine } = await import('../../src/engine/tfjs/engine.js'));
   } catch (e) {
     // The TF.js engine is another module; fail loudly rather than pass without it.
-    throw new Error(`src/train/tfjs-engine.ts is needed for this test: ${(e as Error).message}`);
+    throw new Error(`src/engine/tfjs/engine.ts is needed for this test: ${(e as Error).message}`);
   }
   await initTf();
   const model = tf.sequential({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { recomputeBatchNormStats } from '../../src/train/precise-bn.js';
 import type { BatchSource } from '../../src/train/fit.js';
 

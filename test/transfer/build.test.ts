@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { buildTransferModel, trainableLayerNames } from '../../src/transfer/index.js';
 import { isGraftError } from '../../src/errors.js';
 import { maxAbsDiff, perturbBatchNorm, toyInput, toyResidual, toySpec } from './toy.js';

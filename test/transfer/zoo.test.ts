@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { buildModel, getModelSpec } from '../../src/zoo/registry.js';
 import { freeze, splitAt, trainableLayerNames, unfreezeTopBlocks, validCutPoints } from '../../src/transfer/index.js';
 import { isGraftError } from '../../src/errors.js';

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { env, refreshEnv } from '../../src/env.js';
 import { isGraftError } from '../../src/errors.js';
-import { initTf, tf } from '../../src/engine/backend.js';
+import { initTf, tf } from '../../src/engine/tfjs/backend.js';
 import { fetchWeights, detectHashAlgo, type DownloadProgressEvent } from '../../src/weights/cache.js';
 import { IMAGENET_WEIGHTS, imagenetWeightFile } from '../../src/weights/imagenet.js';
 import { saveModelAsKerasH5 } from '../../src/weights/keras-h5.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Group as H5Group, Dataset as H5Dataset } from 'h5wasm';
-import { initTf, tf } from '../../src/engine/backend.js';
+import { initTf, tf } from '../../src/engine/tfjs/backend.js';
 import { isGraftError } from '../../src/errors.js';
 import { loadKerasWeightsByName, readKerasH5, saveModelAsKerasH5, writeKerasH5 } from '../../src/weights/keras-h5.js';
 

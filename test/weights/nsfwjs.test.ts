@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initTf, tf } from '../../src/engine/backend.js';
+import { initTf, tf } from '../../src/engine/tfjs/backend.js';
 import { inceptionV3Spec } from '../../src/zoo/inception-v3.js';
 import { mobilenetV2Spec } from '../../src/zoo/mobilenet-v2.js';
 import type { ArchitectureSpec } from '../../src/zoo/types.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initTf, tf } from '../../src/engine/backend.js';
+import { initTf, tf } from '../../src/engine/tfjs/backend.js';
 import { fileSaveHandler } from '../../src/io/tfjs-files.js';
 import { isGraftError } from '../../src/errors.js';
 import { applyWeights } from '../../src/weights/index.js';

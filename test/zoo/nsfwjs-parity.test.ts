@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { buildModel, getModelSpec } from '../../src/zoo/registry.js';
 
 await initTf();

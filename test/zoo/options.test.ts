@@ -1,7 +1,7 @@
 // Keras-style option validation and the registry's createModel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { isGraftError } from '../../src/errors.js';
 import { buildModel, createModel, listModels } from '../../src/zoo/registry.js';
 

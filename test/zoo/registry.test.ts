@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
 import { buildModel, getModelSpec, listModels } from '../../src/zoo/registry.js';
 import { isGraftError } from '../../src/errors.js';
 import type { ArchitectureSpec } from '../../src/zoo/types.js';

@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
 import type { EngineOptions } from '../../train/engine.js';
-import { GraphBuilder, onnx, type OnnxTypes } from '../onnx-graph.js';
-import { modelTensors, type SymT } from '../onnx-export.js';
+import { GraphBuilder, onnx, type OnnxTypes } from '../onnx/graph.js';
+import { modelTensors, type SymT } from '../onnx/export.js';
 import { TRAIN_CONVERTERS } from './layers.js';
 import { optimizerNodes, type ParamUpdate, type StateSlot } from './optim.js';
 import { type Layout, type Param, Tape, type TVal, unsupported } from './tape.js';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { cfAxis, normalizationAffine, samePads } from '../onnx-ops.js';
+import { cfAxis, normalizationAffine, samePads } from '../onnx/ops.js';
 import { applyActivation, clip, leakyRelu } from './activations.js';
 import { conv, type ConvGeom } from './conv.js';
 import { storedShape, type Tape, type TVal, unsupported } from './tape.js';

@@ -1,4 +1,4 @@
-import { kernelToOnnx } from '../onnx-ops.js';
+import { kernelToOnnx } from '../onnx/ops.js';
 import type { Layout } from './tape.js';
 
 /**

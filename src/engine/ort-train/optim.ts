@@ -1,5 +1,5 @@
 import type { OptimizerConfig } from '../../train/engine.js';
-import { ADAMW_DEFAULT_DECAY } from '../../train/optimizers.js';
+import { ADAMW_DEFAULT_DECAY } from '../tfjs/optimizers.js';
 import type { Param, Tape } from './tape.js';
 
 /** A graph input that is optimiser state (zeros at start), fed back from its `next` output. */

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
-import { type AttrValue, GraphBuilder } from '../onnx-graph.js';
+import { type AttrValue, GraphBuilder } from '../onnx/graph.js';
 
 /**
  * One value of a training graph. `shape` is the TF.js (channels-last) shape with the batch first

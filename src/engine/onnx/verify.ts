@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type * as ortTypes from 'onnxruntime-node';
-import { GraftError } from '../errors.js';
-import type { PreprocessMode } from '../zoo/types.js';
+import { GraftError } from '../../errors.js';
+import type { PreprocessMode } from '../../zoo/types.js';
 
 /**
  * Keras' `preprocess_input` in TF.js ops, for raw RGB [0, 255] NHWC batches. The exporter's

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import '../engine/wasm-grads.js'; // conv gradients on wasm
-import { GraftError } from '../errors.js';
-import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from './engine.js';
+import './wasm-grads.js'; // conv gradients on wasm
+import { GraftError } from '../../errors.js';
+import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
 import { countCorrect, softmaxCrossEntropy } from './losses.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
-import { checkBatch, dropoutStream } from './batch.js';
+import { checkBatch, dropoutStream } from '../../train/batch.js';
 
 type Layer = tf.layers.Layer;
 type Patch = () => () => void; // applies a change, returns its undo

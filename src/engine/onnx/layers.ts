@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
-import { activation, cfAxis, chanConst, type Ctx, kernelToOnnx, mustWeight, normalizationAffine, spatialAttrs, type Val, weight } from './onnx-ops.js';
+import { GraftError } from '../../errors.js';
+import { activation, cfAxis, chanConst, type Ctx, kernelToOnnx, mustWeight, normalizationAffine, spatialAttrs, type Val, weight } from './ops.js';
 
 /**
  * Converts one TF.js layer call. `inputs` are the ONNX values of its inputs, `shape` its TF.js
@@ -278,6 +278,37 @@ const permuteLayer: Converter = (layer, [input], shape, out, ctx) => {
   return { name: ctx.g.node('Transpose', [x.name], { perm: [0, ...dims] }, out), shape, cf: false };
 };
 
+/**
+ * ONNX converter for Keras/TF.js `LayerNormalization` over the last axis, decomposed into opset-13
+ * ops (ONNX's own LayerNormalization op needs opset 17):
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta, moments over the last axis.
+ *
+ * The few-shot heads use LayerNormalization to L2-normalise embeddings with stock layers only
+ * (heads/normalize.ts).
+ */
+const layerNormalization: Converter = (layer, [input], shape, out, ctx) => {
+  const c = layer.getConfig() as Record<string, unknown>;
+  const rank = input.shape.length;
+  const axis = Array.isArray(c.axis) ? (c.axis as number[]) : [c.axis as number];
+  if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== rank - 1)) {
+    throw new GraftError('E_ONNX_UNSUPPORTED', `Layer "${layer.name}" (LayerNormalization) normalises over axis ${JSON.stringify(c.axis)}; ONNX export supports only the last axis.`);
+  }
+  const g = ctx.g;
+  const x = ctx.toLast(input);
+  const n = x.shape[rank - 1] as number;
+  const mean = g.node('ReduceMean', [x.name], { axes: [-1], keepdims: 1 }, `${out}/mean`);
+  const d = g.node('Sub', [x.name, mean], {}, `${out}/centered`);
+  const sq = g.node('Mul', [d, d], {}, `${out}/sq`);
+  const variance = g.node('ReduceMean', [sq], { axes: [-1], keepdims: 1 }, `${out}/var`);
+  const std = g.node('Sqrt', [g.node('Add', [variance, g.constFloat(`${layer.name}/epsilon`, [c.epsilon as number], [])], {}, `${out}/var_eps`)], {}, `${out}/std`);
+  const gamma = c.scale ? weight(layer, 'gamma') : undefined;
+  const beta = c.center ? weight(layer, 'beta') : undefined;
+  let y = g.node('Div', [d, std], {}, gamma || beta ? `${out}/normed` : out);
+  if (gamma) y = g.node('Mul', [y, g.constFloat(`${layer.name}/gamma`, gamma.data, [n])], {}, beta ? `${out}/scaled` : out);
+  if (beta) y = g.node('Add', [y, g.constFloat(`${layer.name}/beta`, beta.data, [n])], {}, out);
+  return { name: y, shape, cf: false };
+};
+
 /** TF.js class name → converter. Layers absent here raise E_ONNX_UNSUPPORTED. */
 export const CONVERTERS: Record<string, Converter> = {
   Conv2D: conv2d,
@@ -313,4 +344,5 @@ export const CONVERTERS: Record<string, Converter> = {
   Flatten: flatten,
   Reshape: reshape,
   Permute: permuteLayer,
+  LayerNormalization: layerNormalization,
 };

@@ -1,5 +1,5 @@
-import { GraftError } from '../errors.js';
-import { onnx, type OnnxTypes } from './onnx-graph.js';
+import { GraftError } from '../../errors.js';
+import { onnx, type OnnxTypes } from './graph.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 

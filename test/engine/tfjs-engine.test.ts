@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initTf } from '../../src/engine/backend.js';
-import { wasmGradFallbackCount } from '../../src/engine/wasm-grads.js';
-import { createTfjsEngine } from '../../src/train/tfjs-engine.js';
+import { initTf } from '../../src/engine/tfjs/backend.js';
+import { wasmGradFallbackCount } from '../../src/engine/tfjs/wasm-grads.js';
+import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 import type { EngineOptions, StepBatch } from '../../src/train/engine.js';
 import { isGraftError } from '../../src/errors.js';
 import { rand } from '../helpers/rand.js';

@@ -1,5 +1,5 @@
-import { onnx, type OnnxTypes } from './onnx-graph.js';
-import { decodeOnnx } from './onnx-backbone.js';
+import { onnx, type OnnxTypes } from './graph.js';
+import { decodeOnnx } from './backbone.js';
 
 /** How one graph's output feeds the next graph's input. */
 export interface Link {

@@ -49,7 +49,7 @@ export function wasmGradFallbackCount(): number {
  * module already calls it, so `import './wasm-grads.js'` is enough before training on wasm.
  *
  * @example
- * import { registerWasmGradKernels } from './engine/wasm-grads.js';
+ * import { registerWasmGradKernels } from '../engine/wasm-grads.js';
  * registerWasmGradKernels();
  * await tf.setBackend('wasm');
  * const [dx, dw] = tf.grads((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same').sum())([x, w]);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
-import type { OptimizerConfig, OptimizerType } from './engine.js';
+import { GraftError } from '../../errors.js';
+import type { OptimizerConfig, OptimizerType } from '../../train/engine.js';
 
 /**
  * Optimizers with a per-parameter learning rate, so parameter groups (discriminative rates) need

@@ -1,13 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
-import type { PreprocessMode } from '../zoo/types.js';
-import { GraphBuilder, IR_VERSION, onnx, OPSET, valueInfo } from './onnx-graph.js';
-import { CONVERTERS } from './onnx-layers.js';
-import { registerLayerNormConverter } from '../heads/layer-norm-onnx.js';
+import { GraftError } from '../../errors.js';
+import type { PreprocessMode } from '../../zoo/types.js';
+import { GraphBuilder, IR_VERSION, onnx, OPSET, valueInfo } from './graph.js';
+import { CONVERTERS } from './layers.js';
 
 // LayerNormalization (last axis) is what the few-shot heads use for exact cosine similarity.
-registerLayerNormConverter();
-import type { Ctx, Val } from './onnx-ops.js';
+import type { Ctx, Val } from './ops.js';
 
 export interface ExportOptions {
   /** Layer names whose outputs become graph outputs (default: the model's outputs). */
@@ -194,7 +192,7 @@ export function exportOnnx(model: tf.LayersModel, opts: ExportOptions = {}): Uin
     producerName: 'graft',
     producerVersion: String(EXPORTER_VERSION),
     opsetImport: [{ domain: '', version: OPSET }],
-    // Intermediate rank-4 values are NCHW; onnx-backbone reads this when a user cuts the graph.
+    // Intermediate rank-4 values are NCHW; engine/onnx/backbone.ts reads this when a user cuts the graph.
     metadataProps: [
       { key: 'graft.layout', value: 'NCHW' },
       { key: 'graft.preprocess', value: opts.preprocess ?? 'none' },

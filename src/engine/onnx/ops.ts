@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
-import type { GraphBuilder } from './onnx-graph.js';
+import { GraftError } from '../../errors.js';
+import type { GraphBuilder } from './graph.js';
 
 /**
  * One tensor of the ONNX graph under construction. `shape` is always the TF.js (channels-last)
