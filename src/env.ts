@@ -16,6 +16,19 @@ export interface GraftEnv {
   allowDownload: boolean;
 }
 
+/**
+ * The defaults every verb shares (the CLI, the zod schema and the library read them here, so
+ * they cannot drift): the embedded default backbone is the MobileNetV2 that the npm package
+ * nsfwjs ships (ImageNet-initialised, MIT), so Graft works without any download.
+ */
+export const DEFAULTS = Object.freeze({
+  backbone: 'mobilenet_v2',
+  weights: 'nsfwjs',
+  /** Preprocessing assumed for a user's ONNX backbone (torchvision's convention). */
+  onnxPreprocess: 'torch',
+  seed: 42,
+} as const);
+
 function defaultHome(): string {
   if (process.env.GRAFT_HOME) return path.resolve(process.env.GRAFT_HOME);
   const xdg = process.env.XDG_CACHE_HOME;

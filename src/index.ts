@@ -92,7 +92,7 @@ export { lrFind, lrFindSvg, type LrFindResult } from './train/lr-find.js';
 export { recomputeBatchNormStats } from './train/precise-bn.js';
 
 // ── Engines & runtime settings ───────────────────────────────────────────────────────────────
-export { env, refreshEnv, type GraftEnv } from './env.js';
+export { env, refreshEnv, DEFAULTS, type GraftEnv } from './env.js';
 export { initTf, type TfBackendName } from './engine/tfjs/backend.js';
 export { createTfjsEngine } from './engine/tfjs/engine.js';
 export { createOrtEngine } from './engine/ort-train/index.js';
@@ -159,4 +159,4 @@ export { readManifest, manifestSchema, type GraftManifest } from './io/manifest.
 export { fileSaveHandler, fileLoadHandler } from './io/tfjs-files.js';
 
 // ── Errors ───────────────────────────────────────────────────────────────────────────────────
-export { GraftError, isGraftError } from './errors.js';
+export { GraftError, isGraftError, ERROR_CODES, type ErrorCode } from './errors.js';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { GraftError } from './errors.js';
+import { DEFAULTS } from './env.js';
 
 /**
  * Everything `graft train` (and `trainClassifier`) accepts. The CLI flags, a `--config` file
@@ -12,8 +13,8 @@ export const trainOptionsSchema = z
   .object({
     data: z.string().min(1),
     out: z.string().min(1),
-    backbone: z.string().default('mobilenet_v2'),
-    weights: z.string().default('nsfwjs'),
+    backbone: z.string().default(DEFAULTS.backbone),
+    weights: z.string().default(DEFAULTS.weights),
     /** Layer or block to cut at (default: the backbone's feature layer). */
     cut: z.string().optional(),
     epochs: z.number().int().min(1).default(10),
@@ -39,7 +40,7 @@ export const trainOptionsSchema = z
     lrDecay: z.number().positive().max(1).default(0.5),
     fineTuneLrFactor: z.number().positive().max(1).default(0.1),
     augment: z.boolean().default(false),
-    seed: z.number().int().default(42),
+    seed: z.number().int().default(DEFAULTS.seed),
     valSplit: z.number().min(0).max(0.9).default(0.2),
     /** Preprocessing override (required sense for ONNX backbones; default there 'torch'). */
     preprocess: z.enum(['caffe', 'tf', 'torch', 'raw01', 'none']).optional(),

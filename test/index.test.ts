@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as graft from '../src/index.js';
 
 // The public surface of `import … from 'graft'`, sorted. Changing it is a deliberate act: add or
@@ -10,7 +12,9 @@ const PUBLIC_NAMES = [
   'ADAPT_METHODS',
   'BatchLoader',
   'Classifier',
+  'DEFAULTS',
   'DEFAULT_AUGMENT',
+  'ERROR_CODES',
   'FeatureCache',
   'FrozenBackbone',
   'GraftError',
@@ -118,4 +122,19 @@ test("every name the README's library examples import from 'graft' is public", (
   );
   assert.ok(imported.includes('trainClassifier'), 'found the README example');
   for (const n of imported) assert.ok(n in graft, `README imports ${n} from 'graft'`);
+});
+
+test("the README's library example runs as written (no initTf() needed before createModel)", async () => {
+  const { spawnSync } = await import('node:child_process');
+  const os = await import('node:os');
+  const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const block = /```ts\n([\s\S]*?)```/.exec(readme)![1]!;
+  // Up to clf.summary(): the trainClassifier line below it needs the user's photos/ folder.
+  const upTo = block.slice(0, block.indexOf('clf.summary();') + 'clf.summary();'.length);
+  assert.ok(upTo.includes("from 'graft'"));
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'graft-readme-')), 'example.mts');
+  fs.writeFileSync(file, upTo.replace("from 'graft'", `from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))}`));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /graft_head_predictions/);
 });

@@ -1,4 +1,5 @@
 import { GraftError } from '../errors.js';
+import { DEFAULTS } from '../env.js';
 import { initTf } from '../engine/tfjs/backend.js';
 import { isGraftModelDir } from '../backbones/graft-dir.js';
 import { cachedExtract } from '../features/cached.js';
@@ -96,7 +97,7 @@ export async function shiftReport(modelOrBackbone: string, folderA: string, fold
       throw new GraftError('E_SHIFT_EMBEDDER', `The first argument must be a Graft model directory, a zoo backbone or a .onnx file. Received: ${modelOrBackbone}.`, `Zoo backbones: ${names.join(', ')}.`);
     }
     // A zoo or ONNX backbone: its pooled features at its feature layer (or the graph's output).
-    const bb = await openBackbone(modelOrBackbone, { weights: backboneKind(modelOrBackbone) === 'zoo' ? (o.weights ?? 'nsfwjs') : undefined, preprocess: o.preprocess, inputSize: o.inputSize, cacheDir: o.cacheDir });
+    const bb = await openBackbone(modelOrBackbone, { weights: backboneKind(modelOrBackbone) === 'zoo' ? (o.weights ?? DEFAULTS.weights) : undefined, preprocess: o.preprocess, inputSize: o.inputSize, cacheDir: o.cacheDir });
     try {
       const ex = bb.extractor({ pooling: 'avg' });
       const key = bb.cacheKey(pooledAt(bb.cut, 'avg'));

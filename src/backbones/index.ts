@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
+import { DEFAULTS } from '../env.js';
 import type { GraftEventHandler } from '../events.js';
 import { initTf } from '../engine/tfjs/backend.js';
 import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
@@ -94,7 +95,7 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
   const compileNote = (what: string) => o.onEvent?.({ type: 'stage', message: `Compiling the frozen backbone (${what}) for onnxruntime` });
 
   if (kind === 'onnx') {
-    const preprocess = o.preprocess ?? 'torch';
+    const preprocess = o.preprocess ?? DEFAULTS.onnxPreprocess;
     const h = await loadOnnxBackbone(ref, { cut: o.cut, preprocess, inputSize: o.inputSize });
     owned.push(h.backbone);
     const base = featureInputModel(h.extractor.outputShape);
@@ -139,12 +140,12 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
   } else {
     spec = getModelSpec(ref);
     size = o.inputSize ? [o.inputSize, o.inputSize] : [spec.defaultInputShape[0], spec.defaultInputShape[1]];
-    const created = await createModel(ref, { includeTop: false, weights: o.weights ?? 'nsfwjs', inputShape: [size[0], size[1], 3], pooling: null }, { onEvent: o.onEvent });
+    const created = await createModel(ref, { includeTop: false, weights: o.weights ?? DEFAULTS.weights, inputShape: [size[0], size[1], 3], pooling: null }, { onEvent: o.onEvent });
     model = created.model;
     preprocess = created.pretrained?.preprocess ?? o.preprocess ?? spec.defaultPreprocess;
     cut = o.cut ?? spec.featureLayer;
     base = cutModel(model, cut, spec);
-    weights = { source: o.weights ?? 'nsfwjs', sha256: created.weights?.sha256, file: created.weights?.file, origin: created.pretrained?.origin, license: created.pretrained?.license };
+    weights = { source: o.weights ?? DEFAULTS.weights, sha256: created.weights?.sha256, file: created.weights?.file, origin: created.pretrained?.origin, license: created.pretrained?.license };
     keyName = ref;
   }
   owned.push(model);

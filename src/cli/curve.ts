@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULTS } from '../env.js';
 import { atomicWrite } from '../io/atomic.js';
 import { checkFileOut } from '../io/out-target.js';
 import { eventPrinter } from './progress.js';
@@ -28,8 +29,8 @@ export function registerCurve(program: Command): void {
     .option('--seeds <n>', 'repeats with different samples', int('seeds'), 3)
     .option('--seed <n>', 'base seed', num, 42)
     .option('--methods <list>', `any of ${CLI_CURVE_METHODS.join(',')}`, CLI_CURVE_METHODS.join(','))
-    .option('--backbone <name>', 'backbone architecture', 'mobilenet_v2')
-    .option('--weights <source>', 'backbone weights', 'nsfwjs')
+    .option('--backbone <name>', 'backbone: a zoo architecture, a .onnx file or a Graft model directory', DEFAULTS.backbone)
+    .option('--weights <source>', 'zoo backbone weights', DEFAULTS.weights)
     .option('--epochs <n>', 'epochs of the trained head', int('epochs'), 10)
     .option('--fine-tune-epochs <n>', 'epochs of the fine-tuning stage', int('fine-tune-epochs'))
     .option('--scratch-epochs <n>', 'epochs of the from-scratch runs', int('scratch-epochs'), 30)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULTS } from '../env.js';
 import { Option } from 'commander';
 import { num } from './parse.js';
 import { eventPrinter } from './progress.js';
@@ -7,7 +8,7 @@ export function registerEmbed(program: Command): void {
   program
     .command('embed <images...>')
     .description('pooled feature vectors of images (files or folders), computed on onnxruntime')
-    .option('--backbone <name>', 'architecture from `graft models`, a .onnx file, or a Graft model directory', 'mobilenet_v2')
+    .option('--backbone <name>', 'architecture from `graft models`, a .onnx file, or a Graft model directory', DEFAULTS.backbone)
     .option('--weights <src>', 'zoo backbones: imagenet | nsfwjs | none | path | URL (default nsfwjs)')
     .addOption(new Option('--pooling <p>', 'global pooling').choices(['avg', 'max']).default('avg'))
     .option('--batch-size <n>', 'images per onnxruntime batch', num, 16)

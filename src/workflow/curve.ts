@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
+import { DEFAULTS } from '../env.js';
 import { initTf } from '../engine/tfjs/backend.js';
 import { loadSplits } from '../data/split.js';
 import type { DatasetItem } from '../data/dataset.js';
@@ -219,8 +220,8 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
   const unknown = methods.filter((m) => !(CURVE_METHODS as readonly string[]).includes(m));
   if (unknown.length) throw new GraftError('E_CURVE_METHOD', `Unknown curve method(s): ${unknown.join(', ')}.`, `Should be any of: ${CURVE_METHODS.join(', ')}.`);
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new GraftError('E_CURVE_SEEDS', `--seeds must be a positive integer. Received: ${seeds}.`);
-  const backbone = o.backbone ?? 'mobilenet_v2';
-  const weights = o.weights ?? 'nsfwjs';
+  const backbone = o.backbone ?? DEFAULTS.backbone;
+  const weights = o.weights ?? DEFAULTS.weights;
   const epochs = o.epochs ?? 10;
   const scratchEpochs = o.scratchEpochs ?? 30;
   const scratchSize = o.scratchSize ?? 32;

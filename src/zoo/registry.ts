@@ -5,6 +5,7 @@ import type { GraftEventHandler } from '../events.js';
  */
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
+import { ensureTf } from '../engine/tfjs/backend.js';
 import type { LoadedWeightsInfo } from '../weights/index.js';
 import { efficientnetB0Spec } from './efficientnet.js';
 import { inceptionV3Spec } from './inception-v3.js';
@@ -88,6 +89,8 @@ export async function createModel(name: string, opts: ZooOptions = {}, extras: {
       `Should be one of: ${[...Object.keys(spec.pretrained), 'none'].join(', ')}, or a local .h5 / model.json path or an https:// URL.`,
     );
   }
+  // A backend must be ready before layers are built (the README's first example relies on it).
+  await ensureTf();
   const model = spec.build(opts);
   if (random) return { model, spec, weights: null, pretrained: null };
   try {

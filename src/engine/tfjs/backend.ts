@@ -44,3 +44,11 @@ export function initTf(prefer: TfBackendName = (process.env.GRAFT_TF_BACKEND as 
 }
 
 export { tf };
+
+/**
+ * The backend already chosen, or the default one: for library entry points (createModel) that
+ * need TF.js ready but must not switch a backend the caller picked.
+ */
+export function ensureTf(): Promise<string> {
+  return ready ?? initTf();
+}
