@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { freeze } from '../transfer/freeze.js';
 import { GraftError } from '../errors.js';
 import { createEngine, type EngineKind } from '../engine/index.js';
 import { fit } from '../train/fit.js';
@@ -88,7 +89,7 @@ export async function pseudoLabel(top: tf.LayersModel, source: FeatureSet, targe
   const k = (top.outputs[0]!.shape.at(-1) as number) ?? 2;
   const perClass = o.perClass ?? Math.max(1, Math.ceil(target.labels.length / k));
   const seed = o.seed ?? 42;
-  for (const l of top.layers) l.trainable = true;
+  freeze(top, { all: false });
   const out: PseudoLabelRound[] = [];
   for (let r = 0; r < rounds; r++) {
     const probs = predictTop(top, target);

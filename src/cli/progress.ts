@@ -8,7 +8,8 @@ export type ProgressEvent = Pick<GraftProgressEvent, 'type' | 'label'> & Partial
 
 export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): (e: ProgressEvent) => void {
   const tty = Boolean(stream.isTTY);
-  let lastPlain = 0;
+  // Plain output (logs, CI): a progress line at most every 5 s, never in the first 5 s of a task.
+  let lastPlain = Date.now();
   return (e) => {
     const total = e.total ?? 0;
     const loaded = e.loaded ?? 0;
@@ -43,8 +44,8 @@ export function eventPrinter(quiet = false, stream: NodeJS.WriteStream = process
   return (e) => {
     if (quiet && e.type !== 'warning') return;
     if (isProgress(e)) return bar(e);
-    if (e.label === 'epoch') return; // the training progress bar already shows epochs
     const prefix = e.type === 'stage' ? '==> ' : e.type === 'warning' ? 'warning: ' : '    ';
-    stream.write(`${prefix}${e.message}\n`);
+    // On a terminal, a line replaces a bar still being drawn instead of running on after it.
+    stream.write(`${stream.isTTY ? '\r\x1b[2K' : ''}${prefix}${e.message}\n`);
   };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createEngine, engineLabel } from '../engine/index.js';
 import type { EngineOptions, TrainingEngine } from '../train/engine.js';
 import type { Callback, EpochLogs } from '../train/fit.js';
-import { earlyStopping, progressBar, jsonlLogger, checkpoint, callbackFromFns } from '../train/callbacks/index.js';
+import { earlyStopping, jsonlLogger, checkpoint, fitEvents } from '../train/callbacks/index.js';
 import { withStagedDir } from '../io/atomic.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
@@ -74,9 +74,8 @@ export class RecipeContext {
   callbacks(stage: string, full: tf.LayersModel): Callback[] {
     const o = this.o;
     const cbs: Callback[] = [];
-    if (!o.quiet) cbs.push(progressBar());
+    cbs.push(fitEvents(stage, this.onEvent));
     if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
-    cbs.push(callbackFromFns({ onEpochEnd: (l) => void this.onEvent({ type: 'info', message: `${stage} epoch ${l.epoch + 1}: loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(3)}${l.valAcc !== undefined ? ` val_acc ${l.valAcc.toFixed(3)}` : ''}`, label: 'epoch' }) }));
     cbs.push(jsonlLogger(this.logFile));
     const classes = this.data.classes;
     cbs.push(

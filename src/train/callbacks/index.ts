@@ -6,3 +6,4 @@ export { callbackFromFns } from './from-fns.js';
 export { atomicWriteFile, atomicWriteFileSync } from './atomic.js';
 export { Monitor, type MonitorKey, type MonitorMode } from './monitor.js';
 export { lrFinder, exponentialSweep, type LrFinderOptions, type LrFinderRecord } from './lr-finder.js';
+export { fitEvents } from './events.js';

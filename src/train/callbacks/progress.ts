@@ -13,7 +13,8 @@ export interface ProgressBarOptions {
 
 const fmt = (v: number | undefined) => (v === undefined ? undefined : Number.isFinite(v) ? v.toFixed(4) : String(v));
 
-function metrics(l: Partial<EpochLogs>): string {
+/** `loss 0.6931  acc 0.5000  val_loss …  lr 1.00e-3`: the numbers of a batch or an epoch, for one line. */
+export function metrics(l: Partial<EpochLogs>): string {
   const parts: string[] = [];
   for (const [name, v] of [['loss', l.loss], ['acc', l.acc], ['val_loss', l.valLoss], ['val_acc', l.valAcc]] as const) {
     const s = fmt(v);
