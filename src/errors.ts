@@ -132,6 +132,7 @@ export const ERROR_CODES = Object.freeze({
   E_ADAPT_NO_IMAGES: 'The target folder holds no (decodable) image.',
   E_ADAPT_NO_SOURCE: 'The labelled source images an adaptation method needs were not found.',
   E_ADAPT_LAYER: 'The adaptation layer is not a single tensor of the model.',
+  E_ADAPT_ONNX_BACKBONE: 'Adaptation was asked of a model trained on an ONNX backbone (its model.json is the head only).',
   E_ADABN_AXIS: 'AdaBN met a BatchNormalization that is not channels-last.',
   E_ADABN_NO_BN: 'AdaBN found no BatchNormalization layer to adapt.',
   E_ADABN_SOURCE: "AdaBN mode 'anchored' got no source images.",

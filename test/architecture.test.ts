@@ -79,3 +79,8 @@ test('every source file stays at or under 400 lines (data tables excepted)', () 
   const long = files.filter((f) => !DATA_TABLES.has(rel(f))).map((f) => [rel(f), fs.readFileSync(f, 'utf8').split('\n').length - 1] as const).filter(([, n]) => n > 400);
   assert.deepEqual(long, []);
 });
+
+test('layers are frozen or unfrozen only through transfer/freeze.ts', () => {
+  const bad = files.filter((f) => rel(f) !== 'transfer/freeze.ts' && /\.trainable\s*=(?!=)/.test(fs.readFileSync(f, 'utf8'))).map(rel);
+  assert.deepEqual(bad, []);
+});

@@ -43,6 +43,10 @@ export interface AdaptContext {
 export async function loadAdaptContext(modelDir: string): Promise<AdaptContext> {
   await initTf();
   const { model, manifest } = await loadModelDir(modelDir);
+  if (manifest.files.tfjsInput === 'features') {
+    model.dispose();
+    throw new GraftError('E_ADAPT_ONNX_BACKBONE', `${modelDir} was trained on an ONNX backbone: its model.json is the head only, and onnxruntime cannot update the frozen graph's statistics.`, 'Adapt a model trained on a zoo backbone, or train on a zoo backbone (graft models) to adapt.');
+  }
   const names = new Set(model.layers.map((l) => l.name));
   const zoo = listModels().map((m) => m.name);
   const spec = zoo.includes(manifest.backbone.name) ? getModelSpec(manifest.backbone.name) : undefined;

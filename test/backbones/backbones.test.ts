@@ -149,3 +149,11 @@ test('trainClassifier --log: every event, progress included, also lands in a JSO
   assert.ok(lines.some((l) => l.type === 'stage'));
   assert.ok(lines.some((l) => l.type === 'done' && l.task === 'extract'));
 });
+
+test('adapt: a model trained on an ONNX backbone is refused with a clear error', async () => {
+  await setup();
+  const { adaptModel } = await import('../../src/adapt/adapt.js');
+  const m = path.join(dir, 'onnx-model');
+  await trainClassifier({ data: ds.root, out: m, backbone: onnxFile, preprocess: 'raw01', epochs: 1, batchSize: 8, report: false, onnx: false, cacheDir: cache, quiet: true });
+  await assert.rejects(adaptModel(m, { target: path.join(ds.test, 'Bag'), method: 'adabn', out: path.join(dir, 'adapted'), cacheDir: cache }), (e) => isGraftError(e) && e.code === 'E_ADAPT_ONNX_BACKBONE');
+});
