@@ -181,6 +181,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const out = o.out ?? DEFAULT_OUT;
   const seed = o.seed ?? DEFAULT_SEED;
   const names = o.sets ?? Object.keys(SETS);
+  const unknown = names.filter((n) => !SETS[n]);
+  if (unknown.length > 0) {
+    console.error(`Unknown set(s): ${unknown.join(', ')}. Valid: ${Object.keys(SETS).join(', ')}`);
+    process.exit(2);
+  }
   fs.mkdirSync(out, { recursive: true });
   if (o.clean) for (const n of Object.keys(SETS)) if (!o.sets || names.includes(n)) fs.rmSync(path.join(out, n), { recursive: true, force: true });
   // sets.json keeps the summaries of sets built earlier into the same folder.

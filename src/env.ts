@@ -27,6 +27,8 @@ export const DEFAULTS = Object.freeze({
   /** Preprocessing assumed for a user's ONNX backbone (torchvision's convention). */
   onnxPreprocess: 'torch',
   seed: 42,
+  /** Epochs of the gradient recipes (fine-tune, from scratch, --head dense) when --epochs is not given. */
+  epochs: 10,
 } as const);
 
 function defaultHome(): string {

@@ -17,7 +17,8 @@ export const trainOptionsSchema = z
     weights: z.string().default(DEFAULTS.weights),
     /** Layer or block to cut at (default: the backbone's feature layer). */
     cut: z.string().optional(),
-    epochs: z.number().int().min(1).default(10),
+    /** Epochs of gradient training. Unset: the head is solved to convergence (probe recipe); gradient recipes train DEFAULTS.epochs. */
+    epochs: z.number().int().min(1).optional(),
     batchSize: z.number().int().min(1).default(32),
     lr: z.number().positive().default(1e-3),
     optimizer: z.enum(['adam', 'sgd', 'adamw']).default('adam'),
@@ -27,7 +28,7 @@ export const trainOptionsSchema = z
     labelSmoothing: z.number().min(0).max(0.5).default(0),
     classWeights: z.union([z.literal('balanced'), z.literal('none')]).default('none'),
     /** 'dense': a trained head; 'prototype' / 'knn': computed from embeddings, no gradient steps. */
-    head: z.enum(['dense', 'prototype', 'knn']).default('dense'),
+    head: z.enum(['auto', 'linear', 'dense', 'prototype', 'knn']).default('auto'),
     /** Neighbours of the kNN head. */
     k: z.number().int().min(1).default(5),
     hidden: z.array(z.number().int().positive()).default([]),

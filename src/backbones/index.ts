@@ -7,7 +7,7 @@ import { initTf } from '../engine/tfjs/backend.js';
 import { FrozenBackbone, layersModelHash } from '../engine/ort.js';
 import { createModel, getModelSpec } from '../zoo/registry.js';
 import type { ArchitectureSpec, PreprocessMode } from '../zoo/types.js';
-import { cutModel, splitAt } from '../transfer/surgery.js';
+import { cutModel, splitAt, resolveCut, modelGraph } from '../transfer/surgery.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import type { Extractor } from '../features/extract.js';
 import type { CacheKey } from '../features/cached.js';
@@ -69,6 +69,12 @@ export interface Backbone {
    * is given). ONNX backbones run their own graph (pooled in JS when `pooling` is given).
    */
   extractor(o?: { frozen?: tf.LayersModel; pooling?: 'avg' | 'max' }): Extractor;
+  /**
+   * Zoo and Graft kinds: image → the pooled features at each of `cuts` (layers or blocks at or
+   * below `cut`), concatenated in that order, as one TF.js model. The layer producing the
+   * (concatenated) vector is named `graft_head_pool`, the name heads and adaptation look for.
+   */
+  pooledAt?(cuts: string[], pooling: 'avg' | 'max'): tf.LayersModel;
   dispose(): void;
 }
 
@@ -168,8 +174,33 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
       const frozen = e.frozen ?? (e.pooling ? pooledModel(base, e.pooling) : base);
       return frozenExtractor(frozen, size, { preprocess, cacheDir: o.cacheDir }, () => compileNote(`${name} up to ${cut}`), (b) => owned.push(b));
     },
+    pooledAt: (cuts, pooling) => {
+      const graph = modelGraph(base);
+      const pooledOne = (c: string, i: number) => {
+        const t = resolveCut(base, c, spec, graph).tensor;
+        const name = cuts.length === 1 ? HEAD_LAYER_NAMES.pool : `graft_cut_pool_${i}`;
+        const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name }) : tf.layers.globalAveragePooling2d({ name });
+        return t.shape.length === 4 ? (layer.apply(t) as tf.SymbolicTensor) : t;
+      };
+      const parts = cuts.map(pooledOne);
+      const out = parts.length === 1 ? parts[0]! : (tf.layers.concatenate({ name: HEAD_LAYER_NAMES.pool }).apply(parts) as tf.SymbolicTensor);
+      return tf.model({ inputs: base.inputs, outputs: out, name: `${base.name}_pooled_at` });
+    },
     dispose: () => owned.splice(0).forEach((d) => d.dispose()),
   };
+}
+
+/**
+ * The cuts worth trying on a zoo architecture: the outputs of its top blocks, from the feature
+ * layer down, at most 6 and never below the middle of the network (lower blocks hold edges and
+ * textures, rarely the best features for a new task). Layer names for the top, block names below.
+ *
+ * @example
+ * candidateCuts(getModelSpec('mobilenet_v2')); // ['block_12', …, 'block_16', 'out_relu']
+ */
+export function candidateCuts(spec: ArchitectureSpec): string[] {
+  const n = Math.min(6, Math.ceil(spec.blocks.length / 2));
+  return spec.blocks.slice(-n).map((b) => (spec.blockOutput(b) === spec.featureLayer ? spec.featureLayer : b));
 }
 
 /** The feature-cache label of pooled activations at `cut`. */

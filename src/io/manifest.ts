@@ -39,7 +39,7 @@ export const manifestSchema = z.object({
     hidden: z.array(z.number().int()),
     dropout: z.number(),
     activation: z.string(),
-    kind: z.enum(['dense', 'prototype', 'knn']).default('dense'),
+    kind: z.enum(['dense', 'linear', 'prototype', 'knn']).default('dense'),
   }),
   training: z.record(z.string(), z.unknown()),
   metrics: z.record(z.string(), z.unknown()),

@@ -1,4 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
+import { DEFAULTS } from '../env.js';
+import { addHead } from '../transfer/head.js';
+import { seedWeights } from '../transfer/seed.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createEngine, engineLabel } from '../engine/index.js';
@@ -18,6 +21,9 @@ import type { PreparedData } from '../data/prepare.js';
 import type { ResolvedTrainOptions } from '../options.js';
 import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
+/** Epochs of a gradient recipe: the option, else DEFAULTS.epochs. */
+export const epochsOf = (o: ResolvedTrainOptions): number => o.epochs ?? DEFAULTS.epochs;
+
 /** What a recipe hands back: the trained network and what to evaluate it on. */
 export interface RecipeResult {
   /** The complete network (image → probabilities), holding the trained weights once `engine` is synced. */
@@ -27,6 +33,17 @@ export interface RecipeResult {
   evalFeatures: FeatureSet;
   /** Layer up to which the saved model stays frozen (null: the whole network trained). */
   frozenUpTo: string | null;
+  /** Where the head reads its features, when the recipe chose it (else the backbone's cut). */
+  cut?: string;
+  /** What graft.json's `head` records, when the recipe chose it. */
+  head?: { kind: 'linear' | 'prototype' | 'knn' | 'dense'; hidden: number[]; dropout: number };
+  /** Further numbers for graft.json's metrics (a cross-validated estimate). */
+  metrics?: Record<string, unknown>;
+  /**
+   * Held-out predictions to report when there is no test set (out-of-fold under
+   * cross-validation), instead of predicting `evalFeatures` (which were all trained on).
+   */
+  heldOut?: { probs: Float32Array; labels: Int32Array; paths: string[]; split: string };
 }
 
 /**
@@ -53,6 +70,14 @@ export class RecipeContext {
     fs.mkdirSync(ckptDir, { recursive: true });
     this.logFile = path.join(ckptDir, 'train-log.jsonl');
     fs.rmSync(this.logFile, { force: true });
+  }
+
+  /** The backbone's base with a new head (seeded: the head always, the whole network from scratch). */
+  network(scratch = false): tf.LayersModel {
+    const o = this.o;
+    const full = addHead(this.bb.base, { classes: this.classes, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
+    seedWeights(full, o.seed, scratch ? () => true : (l) => l.name.startsWith('graft_head_'));
+    return full;
   }
 
   get classes(): number {

@@ -9,7 +9,8 @@ import type { RecipeContext, RecipeResult } from './context.js';
  * Few-shot heads (`--head prototype | knn`): computed from the training embeddings in one pass,
  * no gradient steps — a working model from the first few images per class.
  */
-export async function fewShotRecipe(ctx: RecipeContext, full: tf.LayersModel): Promise<RecipeResult> {
+export async function fewShotRecipe(ctx: RecipeContext): Promise<RecipeResult> {
+  const full = ctx.network();
   const { o, data, bb } = ctx;
   const s = splitForHead(bb, full, o.pooling);
   const train = await ctx.extract(s.extractor, data.train, s.key, 'backbone train');

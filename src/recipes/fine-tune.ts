@@ -9,14 +9,15 @@ import { freeze } from '../transfer/freeze.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import type { CacheKey } from '../features/cached.js';
 import { headStage } from './head.js';
-import type { RecipeContext, RecipeResult } from './context.js';
+import { epochsOf, type RecipeContext, type RecipeResult } from './context.js';
 
 /**
  * The fastai recipe: the head first on frozen features, then the top N blocks (or, with 'all',
  * the whole network on pixels) unfrozen at a lower rate with discriminative rates per block. The
  * backbone runs once, to the fine-tune cut; the head stage's features come from there.
  */
-export async function fineTuneRecipe(ctx: RecipeContext, full: tf.LayersModel): Promise<RecipeResult> {
+export async function fineTuneRecipe(ctx: RecipeContext): Promise<RecipeResult> {
+  const full = ctx.network();
   const { o, data, bb } = ctx;
   const spec = bb.spec;
   if (!spec) {
@@ -53,7 +54,7 @@ export async function fineTuneRecipe(ctx: RecipeContext, full: tf.LayersModel): 
     freeze(top, { all: false });
     const groups = discriminativeGroups(top, spec, ft.blocks, o.lrDecay, ft.cut === null);
     const lr = o.lr * o.fineTuneLrFactor;
-    const epochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(o.epochs / 2));
+    const epochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(epochsOf(o) / 2));
     const engine = await ctx.engine(top, { ...engineOptions(o, train.labels, ctx.classes, groups), optimizer: { type: o.optimizer, lr, momentum: o.momentum, weightDecay: o.weightDecay } });
     const r = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: featureSource(val, { batchSize: 64 }) }, { epochs, schedule: scheduleFor(o, lr), callbacks: ctx.callbacks('fine-tune', full) });
     await engine.syncToModel();

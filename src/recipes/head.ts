@@ -5,7 +5,7 @@ import { featureSource, type FeatureSet } from '../features/feature-set.js';
 import { engineOptions, scheduleFor } from './policy.js';
 import { freeze } from '../transfer/freeze.js';
 import type { TrainingEngine } from '../train/engine.js';
-import type { RecipeContext, RecipeResult } from './context.js';
+import { epochsOf, type RecipeContext, type RecipeResult } from './context.js';
 
 /** Stage 1 of every transfer recipe: the new head trains on frozen features (cached, or augmented per batch). */
 export async function headStage(
@@ -21,15 +21,16 @@ export async function headStage(
   const trainSource = ctx.augmentedTrainSource(split.extractor) ?? featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
   freeze(split.top, { all: false });
   const engine = await ctx.engine(split.top, engineOptions(o, train.labels, ctx.classes));
-  ctx.say(`Training the head (${o.epochs} epochs)`, 'stage');
-  const h = await fit(engine, { train: trainSource, val: featureSource(val, { batchSize: 128 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('head', full) });
+  ctx.say(`Training the head (${epochsOf(o)} epochs)`, 'stage');
+  const h = await fit(engine, { train: trainSource, val: featureSource(val, { batchSize: 128 }) }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('head', full) });
   await engine.syncToModel();
   ctx.recordStage('head', h.epochs, { lr: o.lr, cut: bb.cut });
   return { engine, epochs: h.epochs, val, split };
 }
 
 /** Transfer with a frozen backbone: a new head on the backbone's features, nothing else trains. */
-export async function headRecipe(ctx: RecipeContext, full: tf.LayersModel): Promise<RecipeResult> {
+export async function headRecipe(ctx: RecipeContext): Promise<RecipeResult> {
+  const full = ctx.network();
   const s = await headStage(ctx, full);
   const evalFeatures = await ctx.testFeatures(s.split.extractor, s.split.key, 'backbone test', s.val);
   return { model: full, engine: s.engine, evalFeatures, frozenUpTo: ctx.bb.cut };

@@ -3,14 +3,15 @@ import { recomputeBatchNormStats } from '../train/precise-bn.js';
 import { pixelExtractor } from '../features/extract.js';
 import { featureSource } from '../features/feature-set.js';
 import { engineOptions, scheduleFor } from './policy.js';
-import type { RecipeContext, RecipeResult } from './context.js';
+import { epochsOf, type RecipeContext, type RecipeResult } from './context.js';
 import type * as tf from '@tensorflow/tfjs';
 
 /**
  * From scratch (`weights: 'none'`): the whole network trains on decoded pixels from random
  * initialisation — the baseline that shows what transfer buys. Nothing is frozen.
  */
-export async function scratchRecipe(ctx: RecipeContext, full: tf.LayersModel): Promise<RecipeResult> {
+export async function scratchRecipe(ctx: RecipeContext): Promise<RecipeResult> {
+  const full = ctx.network(true);
   const { o, data, bb } = ctx;
   ctx.say(`Training the whole network from random initialisation at ${bb.inputSize[0]}x${bb.inputSize[1]}`, 'stage');
   const ex = pixelExtractor(bb.inputSize, bb.preprocess);
@@ -19,7 +20,7 @@ export async function scratchRecipe(ctx: RecipeContext, full: tf.LayersModel): P
   // From random weights BatchNorm must normalise with batch statistics (there is nothing
   // pretrained to keep in inference mode).
   const engine = await ctx.engine(full, { ...engineOptions(o, train.labels, ctx.classes), trainBatchNormStats: true });
-  const h = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(val, { batchSize: 64 }) }, { epochs: o.epochs, schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('scratch', full) });
+  const h = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: featureSource(val, { batchSize: 64 }) }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('scratch', full) });
   // Batch statistics → precise moving statistics before any inference-mode evaluation.
   await engine.syncToModel();
   await recomputeBatchNormStats(full, featureSource(train, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));

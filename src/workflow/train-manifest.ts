@@ -8,7 +8,8 @@ import type { RecipeResult } from '../recipes/index.js';
 /** graft.json for a finished training run: what ran, on what, and how well. */
 export function trainManifest(ctx: RecipeContext, r: RecipeResult, evaluation: Evaluation, t0: number): GraftManifest {
   const { o, data, bb } = ctx;
-  const fewShot = o.head !== 'dense';
+  const fewShot = o.head === 'prototype' || o.head === 'knn';
+  const head = r.head ?? { kind: fewShot ? (o.head as 'prototype' | 'knn') : 'dense', hidden: fewShot ? [] : o.hidden, dropout: fewShot ? 0 : o.dropout };
   return {
     graftVersion: GRAFT_VERSION,
     createdAt: new Date().toISOString(),
@@ -17,16 +18,17 @@ export function trainManifest(ctx: RecipeContext, r: RecipeResult, evaluation: E
     inputSize: bb.inputSize,
     preprocess: bb.preprocess,
     resize: 'crop',
-    backbone: { kind: bb.kind, name: bb.name, weights: bb.weights, cut: bb.cut, frozenUpTo: r.frozenUpTo },
-    head: { pooling: o.pooling, hidden: fewShot ? [] : o.hidden, dropout: fewShot ? 0 : o.dropout, activation: 'softmax', kind: o.head },
+    backbone: { kind: bb.kind, name: bb.name, weights: bb.weights, cut: r.cut ?? bb.cut, frozenUpTo: r.frozenUpTo },
+    head: { pooling: o.pooling, hidden: head.hidden, dropout: head.dropout, activation: 'softmax', kind: head.kind },
     training: { ...o, stages: ctx.stages, engine: [...ctx.engines].join('+'), backend: tf.getBackend(), seconds: (Date.now() - t0) / 1000, backboneRuns: ctx.backboneRuns },
     metrics: {
-      split: data.test.length ? 'test' : 'validation',
+      split: data.test.length ? 'test' : (r.heldOut?.split ?? 'validation'),
       accuracy: evaluation.accuracy,
       top5: evaluation.topK.find((t) => t.k === 5)?.accuracy,
       macroF1: evaluation.macro.f1,
       loss: evaluation.loss,
-      count: r.evalFeatures.labels.length,
+      count: data.test.length || !r.heldOut ? r.evalFeatures.labels.length : r.heldOut.labels.length,
+      ...r.metrics,
     },
     history: ctx.history as unknown as Record<string, unknown>[],
     dataset: {

@@ -3,9 +3,7 @@ import path from 'node:path';
 import { initTf } from '../engine/tfjs/backend.js';
 import '../engine/tfjs/wasm-grads.js';
 import { getModelSpec } from '../zoo/registry.js';
-import { addHead } from '../transfer/head.js';
 import { freeze } from '../transfer/freeze.js';
-import { seedWeights } from '../transfer/seed.js';
 import type { EpochLogs } from '../train/fit.js';
 import { checkModelOut, checkCheckpointDir } from '../io/out-target.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
@@ -73,16 +71,14 @@ export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent
   say(`Loading ${o.backbone} (weights: ${backboneKind(o.backbone) === 'onnx' ? 'in the ONNX file' : o.weights})`, 'stage');
   const bb = await openBackbone(o.backbone, { weights: o.weights, cut: o.cut, preprocess: o.preprocess, inputSize, cacheDir: o.cacheDir, onEvent });
   try {
-    const full = addHead(bb.base, { classes: data.classes.length, hidden: o.hidden, dropout: o.dropout, pooling: o.pooling });
-    // Seeded starting weights: the new head always, the whole network when training from scratch.
-    seedWeights(full, o.seed, recipe === 'scratch' ? () => true : (l) => l.name.startsWith('graft_head_'));
     const ctx = new RecipeContext(o, data, bb, onEvent, ckptDir);
     ctx.skipped.push(...data.skipped);
-    const r = await RECIPES[recipe](ctx, full);
+    const r = await RECIPES[recipe](ctx);
 
-    say(`Evaluating on the ${data.test.length ? 'test' : 'validation'} set`, 'stage');
-    const probs = concatRows(await predictFeatures((x, s) => r.engine.predict(x, s), r.evalFeatures));
-    const evaluation = evaluateProbs(probs, r.evalFeatures.labels, data.classes.length, { worst: 12 });
+    say(`Evaluating on the ${data.test.length ? 'test set' : (r.heldOut?.split ?? 'validation set')}`, 'stage');
+    const held = data.test.length ? undefined : r.heldOut;
+    const probs = held ? held.probs : concatRows(await predictFeatures((x, s) => r.engine.predict(x, s), r.evalFeatures));
+    const evaluation = evaluateProbs(probs, held ? held.labels : r.evalFeatures.labels, data.classes.length, { worst: 12 });
     await r.engine.syncToModel();
     r.engine.dispose();
     // Record in the saved model what stayed frozen (Keras' `trainable` flags travel in model.json).
@@ -95,7 +91,7 @@ export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent
       manifest,
       evaluation,
       history: ctx.history,
-      evalPaths: r.evalFeatures.paths,
+      evalPaths: held ? held.paths : r.evalFeatures.paths,
       writeOnnx: o.onnx,
       writeReport: o.report,
       force: o.force,

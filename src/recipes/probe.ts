@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs';
+import { candidateCuts, pooledAt } from '../backbones/index.js';
+import type { Extractor } from '../features/extract.js';
+import type { FeatureSet } from '../features/feature-set.js';
+import { HEAD_LAYER_NAMES } from '../transfer/head.js';
+import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
+import { staticHeadEngine } from '../heads/static-engine.js';
+import { selectProbe, fitLinearHead, heldOutProbs, type ProbeBlock, type ProbeScore } from '../heads/probe.js';
+import type { RecipeContext, RecipeResult } from './context.js';
+
+/** Up to this many labelled images, model selection cross-validates; above, a held-out split. */
+export const CV_MAX = 600;
+
+/**
+ * The default recipe: a head on frozen features that is solved, not trained — the linear probe
+ * (multinomial logistic regression with L2, L-BFGS to convergence, standardisation folded into
+ * the Dense weights) or class prototypes, whichever validates better, at the backbone layer that
+ * transfers best. Candidate cuts come out of one backbone pass; every (cut, head, L2) is scored
+ * by stratified cross-validation on all labelled images (a held-out split above CV_MAX), and the
+ * winner is refit on every labelled image: no label is spent on validation only.
+ */
+export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
+  const { o, data, bb } = ctx;
+  const k = ctx.classes;
+  const t0 = Date.now();
+  // The cut search needs the architecture's blocks; an explicit --cut, an ONNX file or a Graft
+  // model directory keep their one cut.
+  const search = o.cut === undefined && bb.kind === 'zoo' && bb.spec !== undefined;
+  const cuts = search ? candidateCuts(bb.spec!) : [bb.cut];
+  const { extractor, dims } = candidates(ctx, cuts);
+  const key = bb.cacheKey(cuts.length === 1 ? pooledAt(cuts[0]!, o.pooling) : `${cuts.join(',')}+${o.pooling}pool`);
+  const labelled = [...data.train, ...data.val];
+  ctx.say(search ? `Scoring ${cuts.length} cuts (${cuts.join(', ')}) × linear and prototype heads on ${labelled.length} labelled images` : `Scoring linear and prototype heads at ${cuts[0]} on ${labelled.length} labelled images`, 'stage');
+  const rows = await ctx.extract(extractor, labelled, key, search ? 'backbone (candidate cuts)' : 'backbone train');
+  const blocks = split(rows, cuts, dims);
+  const valPaths = new Set(data.val.map((i) => i.path));
+  const holdout = rows.labels.length > CV_MAX ? rows.paths.flatMap((p, i) => (valPaths.has(p) ? [i] : [])) : undefined;
+  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout });
+  for (const line of summary(sel.scores)) ctx.say(line);
+  const chosen = sel.chosen;
+  ctx.say(`Chose ${chosen.head} head at ${chosen.cuts.join(' + ')}${Number.isFinite(chosen.accuracy) ? `: ${sel.protocol === 'cv' ? 'cross-validated' : 'held-out'} accuracy ${(chosen.accuracy * 100).toFixed(1)}% ± ${(chosen.sd * 100).toFixed(1)}` : ''} (${sel.note})`, 'stage');
+
+  // The network: backbone → pooled features at the chosen cut(s) → the solved head.
+  const picked = blocks.filter((b) => chosen.cuts.includes(b.name));
+  const pickedRows = (f: FeatureSet) => columns(f, blocks, chosen.cuts);
+  const base = bb.pooledAt ? bb.pooledAt(chosen.cuts, o.pooling) : pooledFeatureInput(bb.base, o.pooling);
+  let model: tf.LayersModel;
+  let headModel: tf.LayersModel;
+  let solver: Record<string, unknown> = {};
+  if (chosen.head === 'linear') {
+    const h = await fitLinearHead(picked, rows.labels, k, chosen.C!);
+    const dense = tf.layers.dense({ units: k, activation: 'softmax', name: HEAD_LAYER_NAMES.predictions });
+    model = tf.model({ inputs: base.inputs, outputs: dense.apply(base.outputs[0]!) as tf.SymbolicTensor, name: `${bb.name}_graft` });
+    dense.setWeights([tf.tensor2d(h.kernel, [h.dims, k]), tf.tensor1d(h.bias)]);
+    const input = tf.input({ shape: [h.dims] });
+    headModel = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor });
+    solver = { solver: 'L-BFGS', C: chosen.C, iterations: h.iterations, converged: h.converged };
+  } else {
+    const fh = fewShotHead('prototype', pickedRows(rows), k);
+    model = buildHeadModel(base, fh);
+    headModel = headOnlyModel(fh);
+  }
+  const test = data.test.length ? pickedRows(await ctx.extract(extractor, data.test, key, 'backbone test')) : undefined;
+  const oof = test ? undefined : await heldOutProbs(blocks, rows.labels, k, chosen, { seed: o.seed, holdout });
+  ctx.stages.push({ stage: 'probe', protocol: sel.protocol, folds: sel.folds, note: sel.note, candidates: sel.scores, chosen, ...solver, seconds: (Date.now() - t0) / 1000 });
+  const cut = chosen.cuts.join('+');
+  return {
+    model,
+    engine: staticHeadEngine(headModel),
+    evalFeatures: test ?? pickedRows(rows),
+    // Deepest chosen cut: everything up to it stays frozen (candidates are ordered shallow → deep).
+    frozenUpTo: chosen.cuts.at(-1)!,
+    cut,
+    head: { kind: chosen.head, hidden: [], dropout: 0 },
+    metrics: Number.isFinite(chosen.accuracy) ? { [sel.protocol === 'cv' ? 'cv' : 'heldOut']: { accuracy: chosen.accuracy, sd: chosen.sd, folds: sel.folds } } : {},
+    heldOut: oof && {
+      probs: oof.probs,
+      labels: Int32Array.from(oof.rows, (r) => rows.labels[r]!),
+      paths: oof.rows.map((r) => rows.paths[r]!),
+      split: sel.protocol === 'cv' ? 'cross-validation (out of fold)' : 'held-out split',
+    },
+  };
+}
+
+/** One extractor for every candidate (one graph, one backbone pass) and each candidate's width. */
+function candidates(ctx: RecipeContext, cuts: string[]): { extractor: Extractor; dims: number[] } {
+  const { bb, o } = ctx;
+  if (!bb.pooledAt) {
+    const extractor = bb.extractor({ pooling: o.pooling });
+    return { extractor, dims: [extractor.outputShape.reduce((a, b) => a * b, 1)] };
+  }
+  const m = bb.pooledAt(cuts, o.pooling);
+  const dims = cuts.length === 1 ? [m.outputs[0]!.shape[1] as number] : cuts.map((_, i) => m.getLayer(`graft_cut_pool_${i}`).outputShape[1] as number);
+  return { extractor: bb.extractor({ frozen: m }), dims };
+}
+
+/** Each candidate's columns of the concatenated rows. */
+function split(f: FeatureSet, cuts: string[], dims: number[]): ProbeBlock[] {
+  const total = dims.reduce((a, b) => a + b, 0);
+  const n = f.labels.length;
+  let off = 0;
+  return cuts.map((name, c) => {
+    const d = dims[c]!;
+    const data = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) data.set(f.data.subarray(i * total + off, i * total + off + d), i * d);
+    off += d;
+    return { name, dims: d, data };
+  });
+}
+
+/** The rows of `f` restricted to the chosen candidates' columns, concatenated in candidate order. */
+function columns(f: FeatureSet, blocks: ProbeBlock[], chosen: string[]): FeatureSet {
+  if (blocks.length === 1) return f;
+  const total = blocks.reduce((a, b) => a + b.dims, 0);
+  const spans: [number, number][] = [];
+  let off = 0;
+  for (const b of blocks) {
+    if (chosen.includes(b.name)) spans.push([off, b.dims]);
+    off += b.dims;
+  }
+  const d = spans.reduce((a, [, w]) => a + w, 0);
+  const n = f.labels.length;
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let o = 0;
+    for (const [s, w] of spans) {
+      data.set(f.data.subarray(i * total + s, i * total + s + w), i * d + o);
+      o += w;
+    }
+  }
+  return { data, shape: [d], labels: f.labels, paths: f.paths };
+}
+
+/** An ONNX backbone's features, pooled in TF.js as the exported head sees them. */
+function pooledFeatureInput(base: tf.LayersModel, pooling: 'avg' | 'max'): tf.LayersModel {
+  const x = base.outputs[0]!;
+  if (x.shape.length !== 4) return base;
+  const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name: HEAD_LAYER_NAMES.pool }) : tf.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.pool });
+  return tf.model({ inputs: base.inputs, outputs: layer.apply(x) as tf.SymbolicTensor, name: `${base.name}_pooled` });
+}
+
+/** One line per candidate: its best head's score. */
+function summary(scores: ProbeScore[]): string[] {
+  const byCut = new Map<string, ProbeScore[]>();
+  for (const s of scores) byCut.set(s.cuts.join(' + '), [...(byCut.get(s.cuts.join(' + ')) ?? []), s]);
+  return [...byCut].map(([cut, list]) => `  ${cut.padEnd(24)} ${list.map((s) => `${s.head} ${(s.accuracy * 100).toFixed(1)}%${s.C !== undefined ? ` (C=${s.C})` : ''}`).join('   ')}`);
+}

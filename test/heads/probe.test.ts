@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fitLogistic, logisticLossGrad, logisticProbs } from '../../src/heads/logistic.js';
+import { ortLossGrad } from '../../src/heads/logistic-ort.js';
+import { cholesky, columnStats, gram, solveRight, standardise } from '../../src/heads/gram.js';
+import { selectProbe, stratifiedFolds, fitLinearHead, heldOutProbs } from '../../src/heads/probe.js';
+import { rand } from '../helpers/rand.js';
+
+/** Root of a strictly decreasing function on (lo, hi) by bisection (the 1-D optimality condition). */
+function bisect(f: (a: number) => number, lo: number, hi: number): number {
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (f(mid) > 0) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+test('logistic solver: a tiny separable problem matches its closed-form optimality condition', async () => {
+  // x = +1 is class 1, x = −1 is class 0. By symmetry b = 0 and W = [−a, a]; the objective
+  // log(1 + e^(−2a)) + λa² is minimal where λa = 1 / (1 + e^(2a)).
+  const Z = Float64Array.from([1, -1]);
+  const y = Int32Array.from([1, 0]);
+  for (const lambda of [1, 0.1, 0.01]) {
+    const fit = await fitLogistic(Z, 2, 1, y, 2, lambda, { tol: 1e-10, maxIter: 2000 });
+    const a = bisect((t) => 1 / (1 + Math.exp(2 * t)) - lambda * t, 0, 100);
+    assert.ok(fit.converged);
+    assert.ok(Math.abs(fit.W[1]! - a) < 1e-6 && Math.abs(fit.W[0]! + a) < 1e-6, `λ=${lambda}: W ${Array.from(fit.W)} vs ±${a}`);
+    assert.ok(Math.abs(fit.b[0]! - fit.b[1]!) < 1e-6, 'no bias between symmetric classes');
+  }
+});
+
+test('logistic solver: a tiny non-separable problem reaches the unregularised optimum', async () => {
+  // At x = +1: two of class 1, one of class 0; at x = −1 the reverse. The best probability of
+  // class 1 at x = +1 is 2/3, so the logit gap (W₁ − W₀)·1 is ln 2.
+  const Z = Float64Array.from([1, 1, 1, -1, -1, -1]);
+  const y = Int32Array.from([1, 1, 0, 0, 0, 1]);
+  const fit = await fitLogistic(Z, 6, 1, y, 2, 1e-9, { tol: 1e-10, maxIter: 2000 });
+  const gap = fit.W[1]! - fit.W[0]!;
+  assert.ok(Math.abs(gap - Math.log(2)) < 1e-5, `logit gap ${gap} vs ln 2`);
+  const p = logisticProbs(Float64Array.from([1]), 1, 1, fit, 2);
+  assert.ok(Math.abs(p[1]! - 2 / 3) < 1e-5);
+});
+
+test('logistic gradient: analytic equals finite differences; onnxruntime evaluator equals the JS one', async () => {
+  const n = 12, d = 5, k = 3;
+  const Z = Float64Array.from(rand(n * d, 3));
+  const y = Int32Array.from({ length: n }, (_, i) => i % k);
+  const theta = Float64Array.from(rand(d * k + k, 4));
+  const g = new Float64Array(theta.length);
+  const f = logisticLossGrad(Z, n, d, y, k, 0.3, theta, g);
+  const tmp = new Float64Array(theta.length);
+  for (let q = 0; q < theta.length; q++) {
+    const t1 = theta.slice();
+    const t2 = theta.slice();
+    t1[q]! += 1e-6;
+    t2[q]! -= 1e-6;
+    const fd = (logisticLossGrad(Z, n, d, y, k, 0.3, t1, tmp) - logisticLossGrad(Z, n, d, y, k, 0.3, t2, tmp)) / 2e-6;
+    assert.ok(Math.abs(fd - g[q]!) < 1e-6, `param ${q}: ${fd} vs ${g[q]}`);
+  }
+  const ev = await ortLossGrad(Z, n, d, y, k);
+  const g2 = new Float64Array(theta.length);
+  const f2 = await ev(theta, 0.3, g2);
+  assert.ok(Math.abs(f2 - f) < 1e-5, `loss ${f2} vs ${f}`);
+  for (let q = 0; q < theta.length; q++) assert.ok(Math.abs(g2[q]! - g[q]!) < 1e-5);
+});
+
+test('Cholesky coordinates keep inner products: a held-out row lands where the model sees it', () => {
+  const n = 6, d = 20;
+  const Z = Float64Array.from(rand(n * d, 5));
+  const L = cholesky(gram(Z, n, Z, n, d), n);
+  const again = gram(L, n, L, n, n);
+  const G = gram(Z, n, Z, n, d);
+  for (let i = 0; i < n * n; i++) assert.ok(Math.abs(again[i]! - G[i]!) < 1e-9);
+  const v = Float64Array.from(rand(d, 6));
+  const c = solveRight(gram(v, 1, Z, n, d), 1, L, n);
+  const dots = gram(c, 1, L, n, n);
+  const direct = gram(v, 1, Z, n, d);
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(dots[i]! - direct[i]!) < 1e-9);
+});
+
+test('cross-validation folds are stratified, disjoint, complete and seeded', () => {
+  const y = Int32Array.from({ length: 23 }, (_, i) => (i < 10 ? 0 : i < 18 ? 1 : 2));
+  const f = stratifiedFolds(y, 3, 5, 7);
+  assert.equal(f.length, 5);
+  assert.deepEqual(f.flat().sort((a, b) => a - b), [...y.keys()]);
+  for (const fold of f) {
+    const per = [0, 1, 2].map((c) => fold.filter((i) => y[i] === c).length);
+    assert.ok(per[0] === 2 && per[1]! >= 1 && per[1]! <= 2 && per[2]! === 1, `fold classes ${per}`);
+  }
+  assert.deepEqual(stratifiedFolds(y, 3, 5, 7), f, 'same seed, same folds');
+  assert.notDeepEqual(stratifiedFolds(y, 3, 5, 8), f, 'another seed, other folds');
+});
+
+/** Three candidate blocks of which only `good` carries the class signal. */
+function planted(good: number, n = 60, k = 3) {
+  const y = Int32Array.from({ length: n }, (_, i) => i % k);
+  const blocks = [0, 1, 2].map((b) => {
+    const dims = 8;
+    const data = rand(n * dims, 100 + b);
+    if (b === good) for (let i = 0; i < n; i++) data[i * dims + y[i]!]! += 1.2;
+    return { name: `cut_${b}`, dims, data };
+  });
+  return { y, blocks, k };
+}
+
+test('the cut search finds the planted best layer, and a seeded selection repeats', async () => {
+  for (const good of [0, 2]) {
+    const { y, blocks, k } = planted(good);
+    const sel = await selectProbe(blocks, y, k, { seed: 1 });
+    assert.equal(sel.protocol, 'cv');
+    assert.ok(sel.chosen.cuts.includes(`cut_${good}`), `chose ${sel.chosen.cuts} for planted cut_${good}`);
+    assert.ok(sel.chosen.accuracy > 0.8, `cv accuracy ${sel.chosen.accuracy}`);
+    const again = await selectProbe(blocks, y, k, { seed: 1 });
+    assert.deepEqual(again, sel);
+  }
+});
+
+test('the refit head with standardisation folded in predicts raw features like the standardised fit', async () => {
+  const { y, blocks, k } = planted(1);
+  const b = blocks[1]!;
+  const n = y.length;
+  const h = await fitLinearHead([b], y, k, 1);
+  assert.ok(h.converged);
+  // Raw rows through the folded kernel vs standardised rows through a fresh fit at the same C.
+  const Z = standardise(b.data, n, b.dims, columnStats(b.data, n, b.dims));
+  const ref = await fitLogistic(Z, n, b.dims, y, k, 1 / n, { maxIter: 1000 });
+  const refP = logisticProbs(Z, n, b.dims, ref, k);
+  const raw = Float64Array.from(b.data);
+  const p = logisticProbs(raw, n, b.dims, { W: Float64Array.from(h.kernel), b: Float64Array.from(h.bias) }, k);
+  for (let i = 0; i < n * k; i++) assert.ok(Math.abs(p[i]! - refP[i]!) < 1e-4, `row ${Math.floor(i / k)}: ${p[i]} vs ${refP[i]}`);
+  const oof = await heldOutProbs(blocks, y, k, { cuts: ['cut_1'], head: 'linear', accuracy: 1, sd: 0, C: 1 }, { seed: 1 });
+  assert.equal(oof!.rows.length, n, 'every row is held out once');
+});

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { evaluateModelDir } from '../../src/workflow/evaluate.js';
+import { candidateCuts } from '../../src/backbones/index.js';
+import { getModelSpec } from '../../src/zoo/registry.js';
+import { makeDataset, tmpDir } from './fixtures.js';
+
+// The default recipe, exactly as a user gets it: no epochs, no rate, no cut, no head kind.
+const ds = makeDataset({ classes: ['Trouser', 'Bag', 'Sneaker'], perClass: 8, test: 4 });
+const cache = tmpDir('graft-probe-cache-');
+
+type Stage = { stage: string; protocol: string; folds: number; candidates: { cuts: string[]; head: string; accuracy: number; C?: number }[]; chosen: { cuts: string[]; head: string; accuracy: number }; converged?: boolean };
+
+test('default train: the cut and the head are chosen by cross-validation and recorded; every label is trained on', async () => {
+  const out = path.join(tmpDir(), 'model');
+  const r = await trainClassifier({ data: ds.root, out, inputSize: 96, cacheDir: cache, quiet: true });
+  const m = r.manifest;
+  const probe = (m.training.stages as Stage[])[0]!;
+  assert.equal(probe.stage, 'probe');
+  assert.equal(probe.protocol, 'cv');
+  assert.equal(probe.folds, 5);
+  const cuts = candidateCuts(getModelSpec('mobilenet_v2'));
+  for (const c of cuts) assert.ok(probe.candidates.some((s) => s.cuts.length === 1 && s.cuts[0] === c && s.head === 'linear'), `candidate ${c} scored`);
+  assert.ok(probe.candidates.some((s) => s.cuts.length === 2), 'the best two concatenated were scored too');
+  assert.ok(m.backbone.cut.split('+').every((c) => cuts.includes(c)), `cut ${m.backbone.cut}`);
+  assert.ok(['linear', 'prototype'].includes(m.head.kind));
+  const best = Math.max(...probe.candidates.map((s) => s.accuracy));
+  assert.equal(probe.chosen.accuracy, best, 'the best-scoring configuration is the one chosen');
+  assert.deepEqual((m.metrics.cv as { accuracy: number }).accuracy, probe.chosen.accuracy);
+  assert.equal(m.metrics.split, 'test');
+  assert.equal(r.history.length, 0, 'no epochs: the head is solved');
+  // The exported ONNX pipeline reproduces the run's test accuracy.
+  const ev = await evaluateModelDir(out, ds.test);
+  assert.ok(Math.abs(ev.accuracy - Number(m.metrics.accuracy)) < 1e-9, `onnx ${ev.accuracy} vs ${m.metrics.accuracy}`);
+  // Trouser, bag and sneaker are far apart for any useful feature: the default gets them right.
+  assert.ok(Number(m.metrics.accuracy) >= 0.9, `test accuracy ${m.metrics.accuracy}`);
+
+  // Plain TF.js (no Graft code) and plain onnxruntime agree on the model directory.
+  const script = `
+    import * as tf from '@tensorflow/tfjs';
+    import * as ort from 'onnxruntime-node';
+    import fs from 'node:fs';
+    const dir = process.argv[1];
+    const json = JSON.parse(fs.readFileSync(dir + '/model.json', 'utf8'));
+    const bin = fs.readFileSync(dir + '/' + json.weightsManifest[0].paths[0]);
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+    const [h, w] = model.inputs[0].shape.slice(1, 3);
+    const raw = new Float32Array(h * w * 3).map((_, i) => (i * 37) % 256);
+    const y1 = model.predict(tf.tensor(raw, [1, h, w, 3]).div(255)).dataSync();
+    const s = await ort.InferenceSession.create(dir + '/model.onnx');
+    const o = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', raw, [1, h, w, 3]) });
+    console.log(JSON.stringify({ tfjs: Array.from(y1), onnx: Array.from(o[s.outputNames[0]].data) }));
+  `;
+  const c = spawnSync(process.execPath, ['--input-type=module', '-e', script, out], { encoding: 'utf8', cwd: process.cwd() });
+  assert.equal(c.status, 0, c.stderr);
+  const { tfjs, onnx } = JSON.parse(c.stdout.trim().split('\n').at(-1)!);
+  assert.equal(tfjs.length, 3);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(tfjs[i] - onnx[i]) < 1e-4, `tfjs ${tfjs} vs onnx ${onnx}`);
+});
+
+test('default train without a test set reports out-of-fold accuracy, and a seeded run repeats', async () => {
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const out = path.join(tmpDir(), `m${i}`);
+    runs.push(await trainClassifier({ data: ds.train, out, inputSize: 96, cacheDir: cache, quiet: true }));
+  }
+  const [a, b] = runs as [Awaited<ReturnType<typeof trainClassifier>>, Awaited<ReturnType<typeof trainClassifier>>];
+  assert.equal(a.manifest.metrics.split, 'cross-validation (out of fold)');
+  assert.equal(a.manifest.metrics.count, 24, 'every labelled image predicted once, held out');
+  assert.equal(a.manifest.dataset.counts.train + a.manifest.dataset.counts.val, 24);
+  assert.equal(a.manifest.backbone.cut, b.manifest.backbone.cut);
+  assert.equal(a.manifest.metrics.accuracy, b.manifest.metrics.accuracy);
+  assert.deepEqual(fs.readFileSync(path.join(a.outDir, 'weights.bin')), fs.readFileSync(path.join(b.outDir, 'weights.bin')));
+});
+
+test('an explicit --cut is kept (no search); --head linear with --epochs is refused', async () => {
+  const r = await trainClassifier({ data: ds.root, out: path.join(tmpDir(), 'cut'), inputSize: 96, cut: 'block_13', cacheDir: cache, quiet: true, report: false });
+  const probe = (r.manifest.training.stages as Stage[])[0]!;
+  assert.deepEqual([...new Set(probe.candidates.map((s) => s.cuts.join('+')))], ['block_13']);
+  assert.equal(r.manifest.backbone.cut, 'block_13');
+  await assert.rejects(trainClassifier({ data: ds.root, out: path.join(tmpDir(), 'x'), head: 'linear', epochs: 3, quiet: true }), (e: Error & { code?: string }) => e.code === 'E_BAD_OPTIONS');
+});
