@@ -317,6 +317,24 @@ async function probe(trainStem: string, testStem: string, log: string): Promise<
 
 /** Pooled features at `cut` for `imgs`, through the shared cache. Rows follow `imgs`. */
 async function features(cut: string, imgs: Img[], cacheDir: string): Promise<{ rows: Map<string, Float32Array>; dim: number; seconds: number; computed: number; skipped: number }> {
+  if (cut.includes('+')) {
+    // A concatenation Graft chose (e.g. block_14+block_15): the pooled features of each part, side by side.
+    const parts = [];
+    for (const c of cut.split('+')) parts.push(await features(c, imgs, cacheDir));
+    const rows = new Map<string, Float32Array>();
+    const dim = parts.reduce((d, p) => d + p.dim, 0);
+    for (const key of parts[0]!.rows.keys()) {
+      if (!parts.every((p) => p.rows.has(key))) continue;
+      const row = new Float32Array(dim);
+      let off = 0;
+      for (const p of parts) {
+        row.set(p.rows.get(key)!, off);
+        off += p.dim;
+      }
+      rows.set(key, row);
+    }
+    return { rows, dim, seconds: parts.reduce((t, p) => t + p.seconds, 0), computed: parts.reduce((t, p) => t + p.computed, 0), skipped: Math.max(...parts.map((p) => p.skipped)) };
+  }
   const t0 = performance.now();
   const bb = await openBackbone(BACKBONE, { weights: WEIGHTS, cut, cacheDir });
   try {

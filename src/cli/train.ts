@@ -80,11 +80,13 @@ export function registerTrain(program: Command): void {
   addTrainOptions(cmd).action(async (data: string, flags: Record<string, unknown>) => {
     const opts = parseTrainOptions(collectTrainOptions(data, flags), 'train options');
     const { trainClassifier } = await import('../workflow/train.js');
+    const { describeChoice } = await import('../workflow/train-manifest.js');
     const r = await trainClassifier(opts, eventPrinter(opts.quiet));
     const m = r.manifest.metrics;
     process.stdout.write(
       `${String(m.split)} accuracy ${(Number(m.accuracy) * 100).toFixed(1)}% on ${String(m.count)} images; model written to ${r.outDir} (${r.seconds.toFixed(1)} s, backbone ran on ${r.backboneRuns} images)\n`,
     );
+    process.stdout.write(`chose: ${describeChoice(r.manifest)}\n`);
     if (r.skipped.length) {
       process.stdout.write(`${r.skipped.length} file(s) skipped:\n${r.skipped.map((s) => `  ${s.path}: ${s.reason}`).join('\n')}\n`);
     }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraftManifest } from '../io/manifest.js';
+import type { ReportNote } from '../evaluate/report/types.js';
 import { GRAFT_VERSION } from '../io/manifest.js';
 import type { Evaluation } from '../evaluate/metrics.js';
 import type { RecipeContext } from '../recipes/context.js';
@@ -46,4 +47,51 @@ export function trainManifest(ctx: RecipeContext, r: RecipeResult, evaluation: E
 function dedupeSkipped(list: { path: string; reason: string }[]): { path: string; reason: string }[] {
   const seen = new Set<string>();
   return list.filter((s) => (seen.has(s.path) ? false : (seen.add(s.path), true)));
+}
+
+/**
+ * What a training run chose and why, in a line or two for the user: the recipe, the cut, the
+ * head, and the validated estimate behind the choice.
+ *
+ * @example
+ * describeChoice(manifest); // 'linear head at block_14 + block_15, chosen by 5-fold cross-validation …'
+ */
+export function describeChoice(m: GraftManifest): string {
+  const stages = (m.training.stages ?? []) as { stage: string; protocol?: string; folds?: number; note?: string; candidates?: unknown[]; epochs?: number }[];
+  const probe = stages.find((s) => s.stage === 'probe');
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  if (probe) {
+    const cv = (m.metrics.cv ?? m.metrics.heldOut) as { accuracy: number; sd: number } | undefined;
+    const est = cv ? `: ${probe.protocol === 'cv' ? `${probe.folds}-fold cross-validated` : 'held-out'} accuracy ${pct(cv.accuracy)} ± ${pct(cv.sd)}` : '';
+    const cands = [...new Set((probe.candidates as { cuts: string[] }[]).map((c) => c.cuts.join('+')))];
+    const singles = cands.filter((c) => !c.includes('+')).length;
+    const how = probe.protocol === 'none' ? ' (one image in some class, so nothing could be validated: add images to let Graft choose)' : ` — best of ${singles} cut(s)${cands.length > singles ? ' and the best two together' : ''} × linear and prototype heads`;
+    return `${m.head.kind} head at ${m.backbone.cut.split('+').join(' + ')}${est}${how}, refit on all ${Number(m.dataset.counts.train) + Number(m.dataset.counts.val)} labelled images; backbone frozen (fine-tuning runs only with --fine-tune-blocks)`;
+  }
+  return `${stages.map((s) => `${s.stage}${s.epochs !== undefined ? ` (${s.epochs} epochs)` : ''}`).join(' → ')} at ${m.backbone.cut}, ${m.head.kind} head`;
+}
+
+/**
+ * The report's account of the choice: validated accuracy by cut for each head kind (a chart and
+ * a table), and what was picked.
+ */
+export function reportNotes(m: GraftManifest): ReportNote[] {
+  const probe = ((m.training.stages ?? []) as { stage: string; note?: string; candidates?: { cuts: string[]; head: string; accuracy: number; sd: number; C?: number }[] }[]).find((s) => s.stage === 'probe');
+  if (!probe?.candidates?.length) return [];
+  const names = [...new Set(probe.candidates.map((c) => c.cuts.join(' + ')))];
+  const colors: Record<string, string> = { linear: '#2563eb', prototype: '#16a34a' };
+  const series = Object.keys(colors).map((head) => ({
+    name: head,
+    color: colors[head]!,
+    points: names.flatMap((n, i) => probe.candidates!.filter((c) => c.head === head && c.cuts.join(' + ') === n).map((c) => ({ x: i + 1, y: c.accuracy * 100 }))),
+  })).filter((s) => s.points.length);
+  const items: [string, string][] = names.map((n) => [n, probe.candidates!.filter((c) => c.cuts.join(' + ') === n).map((c) => `${c.head} ${(c.accuracy * 100).toFixed(1)}% ± ${(c.sd * 100).toFixed(1)}${c.C !== undefined ? ` (C=${c.C})` : ''}`).join('  ·  ')]);
+  return [
+    {
+      title: 'Which layer transfers best',
+      text: `Chosen: ${describeChoice(m)}.\n\n${probe.note ?? ''}. Each point is a cut (the backbone layer the head reads, shallow to deep; the last is the best two together) and a head kind, scored on images it was not fitted on.`,
+      chart: { series, options: { title: 'validated accuracy by cut', xLabel: 'cut', yLabel: 'accuracy %', xTick: (v) => { const s = names[Math.round(v) - 1] ?? ''; return s.includes('+') ? 'best two' : s; } } },
+      items,
+    },
+  ];
 }

@@ -16,7 +16,7 @@ import { saveModelDir } from '../io/model-dir.js';
 import { probeImageSize } from '../data/probe.js';
 import { prepareData, type PreparedData } from '../data/prepare.js';
 import { composePipeline } from '../backbones/onnx.js';
-import { trainManifest } from './train-manifest.js';
+import { trainManifest, reportNotes } from './train-manifest.js';
 import { eventLog } from '../io/event-log.js';
 import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
@@ -100,6 +100,7 @@ export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent
       // model.onnx is the whole pipeline: preprocessing, the user's backbone, the head.
       onnxBytes: bb.onnx ? composePipeline(bb.onnx, r.model, bb.preprocess) : undefined,
       extraFiles: { 'train-log.jsonl': ctx.logFile },
+      notes: reportNotes(manifest),
     });
     fs.rmSync(ckptDir, { recursive: true, force: true });
     return { outDir: path.resolve(o.out), manifest, evaluation, history: ctx.history, backboneRuns: ctx.backboneRuns, skipped: manifest.dataset.skipped, seconds: (Date.now() - t0) / 1000 };

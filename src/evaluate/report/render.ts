@@ -190,7 +190,7 @@ function notes(d: ReportData): string {
               .split(/\n\s*\n/)
               .filter((p) => p.trim())
               .map((p) => `<p>${esc(p.trim())}</p>`)
-              .join('')}${n.items?.length ? kvTable(n.items) : ''}`,
+              .join('')}${n.chart ? `<div class="chart">${lineChart(n.chart.series, n.chart.options)}</div>` : ''}${n.items?.length ? kvTable(n.items) : ''}`,
         )
         .join('')
     : '<p class="muted">No notes.</p>';

@@ -1,3 +1,4 @@
+import type { LineChartOptions, Series } from './charts.js';
 import type { Evaluation, WorstExample } from '../metrics.js';
 import type { EpochLogs } from '../../train/fit.js';
 
@@ -22,6 +23,8 @@ export interface ReportNote {
   title: string;
   text?: string;
   items?: [string, string][];
+  /** A chart drawn by Graft (lineChart), shown under the text. */
+  chart?: { series: Series[]; options: LineChartOptions };
 }
 
 /**
