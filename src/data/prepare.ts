@@ -23,11 +23,13 @@ export interface PreparedData {
  * train / validation (and test where a test set is given). A folder holding `train/` (and
  * optionally `val/`, `test/`) sub-folders uses those as the splits.
  */
-export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'>): Promise<PreparedData> {
+export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'> & { requireVal?: boolean }): Promise<PreparedData> {
   const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed });
   const val = s.val?.items ?? [];
   const test = s.test?.items ?? [];
-  if (val.length === 0) {
+  // Needed to evaluate when there is no test set and to monitor gradient training; the probe
+  // recipe cross-validates on every labelled image instead (requireVal: false).
+  if (val.length === 0 && o.requireVal !== false) {
     throw new GraftError('E_DATA_NO_VALIDATION', `No validation images: ${o.data} is too small to hold any out (valSplit=${o.valSplit}).`, 'Add images, raise --val-split, or pass --val <folder>.');
   }
   const all = [...s.train.items, ...val, ...test];

@@ -22,7 +22,7 @@ export async function headStage(
   freeze(split.top, { all: false });
   const engine = await ctx.engine(split.top, engineOptions(o, train.labels, ctx.classes));
   ctx.say(`Training the head (${epochsOf(o)} epochs)`, 'stage');
-  const h = await fit(engine, { train: trainSource, val: featureSource(val, { batchSize: 128 }) }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('head', full) });
+  const h = await fit(engine, { train: trainSource, val: val.labels.length ? featureSource(val, { batchSize: 128 }) : undefined }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('head', full) });
   await engine.syncToModel();
   ctx.recordStage('head', h.epochs, { lr: o.lr, cut: bb.cut });
   return { engine, epochs: h.epochs, val, split };

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { candidateCuts, pooledAt } from '../backbones/index.js';
-import type { Extractor } from '../features/extract.js';
+import { extractFeatures, type Extractor } from '../features/extract.js';
+import type { DatasetItem } from '../data/dataset.js';
+import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
+import { Rng, deriveSeed } from '../data/rng.js';
 import type { FeatureSet } from '../features/feature-set.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
@@ -31,11 +34,23 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   const key = bb.cacheKey(cuts.length === 1 ? pooledAt(cuts[0]!, o.pooling) : `${cuts.join(',')}+${o.pooling}pool`);
   const labelled = [...data.train, ...data.val];
   ctx.say(search ? `Scoring ${cuts.length} cuts (${cuts.join(', ')}) × linear and prototype heads on ${labelled.length} labelled images` : `Scoring linear and prototype heads at ${cuts[0]} on ${labelled.length} labelled images`, 'stage');
-  const rows = await ctx.extract(extractor, labelled, key, search ? 'backbone (candidate cuts)' : 'backbone train');
-  const blocks = split(rows, cuts, dims);
+  let rows = await ctx.extract(extractor, labelled, key, search ? 'backbone (candidate cuts)' : 'backbone train');
   const valPaths = new Set(data.val.map((i) => i.path));
-  const holdout = rows.labels.length > CV_MAX ? rows.paths.flatMap((p, i) => (valPaths.has(p) ? [i] : [])) : undefined;
+  let holdout = rows.labels.length > CV_MAX ? rows.paths.flatMap((p, i) => (valPaths.has(p) ? [i] : [])) : undefined;
+  let viewNote: string | undefined;
+  if (!holdout && minClassCount(rows.labels, k) < 2) {
+    // One image in some class: nothing to cross-validate on. Augmented views of the labelled
+    // images (flips, crops, small rotations, colour) stand in as the held-out rows — a cut whose
+    // features keep an image's class under those changes is the one to read from — and then
+    // train the final head alongside the originals.
+    const views = await augmentedViews(ctx, extractor, labelled, VIEWS);
+    holdout = views.labels.length ? Array.from(views.labels, (_, i) => rows.labels.length + i) : undefined;
+    rows = concatRows(rows, views);
+    viewNote = `${VIEWS} augmented views of each labelled image serve as validation (some class has one image) and then as extra training rows`;
+  }
+  const blocks = split(rows, cuts, dims);
   const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout });
+  if (viewNote) sel.note = viewNote;
   for (const line of summary(sel.scores)) ctx.say(line);
   const chosen = sel.chosen;
   ctx.say(`Chose ${chosen.head} head at ${chosen.cuts.join(' + ')}${Number.isFinite(chosen.accuracy) ? `: ${sel.protocol === 'cv' ? 'cross-validated' : 'held-out'} accuracy ${(chosen.accuracy * 100).toFixed(1)}% ± ${(chosen.sd * 100).toFixed(1)}` : ''} (${sel.note})`, 'stage');
@@ -77,9 +92,44 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
       probs: oof.probs,
       labels: Int32Array.from(oof.rows, (r) => rows.labels[r]!),
       paths: oof.rows.map((r) => rows.paths[r]!),
-      split: sel.protocol === 'cv' ? 'cross-validation (out of fold)' : 'held-out split',
+      split: sel.protocol === 'cv' ? 'cross-validation (out of fold)' : viewNote ? 'augmented views of the training images' : 'held-out split',
     },
   };
+}
+
+/** Augmented views per labelled image when some class has a single image. */
+const VIEWS = 4;
+
+function minClassCount(y: Int32Array, k: number): number {
+  const counts = new Array(k).fill(0);
+  for (const l of y) counts[l]++;
+  return Math.min(...counts);
+}
+
+/** `views` randomly augmented copies of every item, through the extractor (not cached: each is new). */
+async function augmentedViews(ctx: RecipeContext, ex: Extractor, items: DatasetItem[], views: number): Promise<FeatureSet> {
+  const aug = resolveAugment(true)!;
+  const rng = new Rng(deriveSeed(ctx.o.seed, 'probe-views'));
+  const crop = aug.crop as { scale: [number, number]; ratio: [number, number] };
+  const repeated = Array.from({ length: views }, () => items).flat();
+  const r = await extractFeatures(ex, repeated, {
+    label: 'augmented views',
+    augment: (rgb, h, w) => augmentPixels(rgb, h, w, aug, rng),
+    crop: (cw, ch) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng),
+    onProgress: ctx.onEvent,
+  });
+  ctx.backboneRuns += r.computed;
+  return r.features;
+}
+
+function concatRows(a: FeatureSet, b: FeatureSet): FeatureSet {
+  const data = new Float32Array(a.data.length + b.data.length);
+  data.set(a.data);
+  data.set(b.data, a.data.length);
+  const labels = new Int32Array(a.labels.length + b.labels.length);
+  labels.set(a.labels);
+  labels.set(b.labels, a.labels.length);
+  return { data, shape: a.shape, labels, paths: [...a.paths, ...b.paths] };
 }
 
 /** One extractor for every candidate (one graph, one backbone pass) and each candidate's width. */

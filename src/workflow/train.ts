@@ -63,7 +63,7 @@ export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent
   const recipe = pickRecipe(o, backboneKind(o.backbone));
 
   say(`Reading ${o.data}`, 'stage');
-  const data = await prepareData(o);
+  const data = await prepareData({ ...o, requireVal: recipe !== 'probe' && !o.test });
   for (const w of data.warnings) say(w, 'warning');
   say(`${data.classes.length} classes; train ${data.train.length}, validation ${data.val.length}${data.test.length ? `, test ${data.test.length}` : ''} images; ${data.skipped.length} skipped`);
 
