@@ -47,6 +47,7 @@ import { cachedExtract } from '../src/features/cached.js';
 import type { DatasetItem } from '../src/data/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { markdownTable } from './lib/table.js';
+import { rngFromKey as rng } from '../scripts/lib/prng.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_CUTS = ['block_12', 'block_13', 'block_14', 'block_15', 'block_16', 'out_relu'];
@@ -127,19 +128,6 @@ function parseArgs(argv: string[]): Args {
 
 // ---------------------------------------------------------------- small helpers
 
-/** Deterministic PRNG (mulberry32) seeded from a string. */
-function rng(key: string): () => number {
-  let h = 1779033703 ^ key.length;
-  for (let i = 0; i < key.length; i++) (h = Math.imul(h ^ key.charCodeAt(i), 3432918353)), (h = (h << 13) | (h >>> 19));
-  let s = h >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(list: readonly T[], key: string): T[] {
   const r = rng(key);

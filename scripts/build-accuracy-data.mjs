@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fashionMnist, uciDigits, opencvMnist, tuxpaintStamps, debVersion, MissingSource, TUXPAINT_SIZE } from './accuracy-sources.mjs';
+import { rngFromKey as rng } from './lib/prng.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUT = path.join(REPO, 'bench/.data/accuracy');
@@ -62,19 +63,6 @@ export const SETS = {
   },
 };
 
-/** Deterministic PRNG (mulberry32) seeded from a string. */
-function rng(key) {
-  let h = 1779033703 ^ key.length;
-  for (let i = 0; i < key.length; i++) (h = Math.imul(h ^ key.charCodeAt(i), 3432918353)), (h = (h << 13) | (h >>> 19));
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled(list, key) {
   const r = rng(key);

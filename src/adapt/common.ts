@@ -175,15 +175,3 @@ export function confidenceStats(probs: Float32Array, k: number, threshold = 0.5)
   }
   return { count: n, meanMaxProb: n ? sum / n : 0, fractionBelow: n ? below / n : 0, threshold };
 }
-
-/** argmax of each row. */
-export function argmaxRows(probs: Float32Array, k: number): Int32Array {
-  const n = probs.length / k;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let b = 0;
-    for (let j = 1; j < k; j++) if (probs[i * k + j]! > probs[i * k + b]!) b = j;
-    out[i] = b;
-  }
-  return out;
-}

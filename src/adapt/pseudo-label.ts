@@ -4,8 +4,9 @@ import { GraftError } from '../errors.js';
 import { createEngine, type EngineKind } from '../engine/index.js';
 import { fit } from '../train/fit.js';
 import { constant } from '../train/schedules.js';
-import { featureSource, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
-import { argmaxRows, predictTop } from './common.js';
+import { concatFeatures, featureSource, subsetFeatures, type FeatureSet } from '../features/feature-set.js';
+import { predictTop } from './common.js';
+import { argmaxRows } from '../evaluate/metrics.js';
 
 /**
  * Self-training (pseudo-labelling): the model labels the target images it is confident about,
@@ -41,16 +42,6 @@ export interface PseudoLabelRound {
   loss: number;
 }
 
-/** Rows of `a` then rows of `b` (same row shape). */
-export function concatFeatures(a: FeatureSet, b: FeatureSet): FeatureSet {
-  const data = new Float32Array(a.data.length + b.data.length);
-  data.set(a.data);
-  data.set(b.data, a.data.length);
-  const labels = new Int32Array(a.labels.length + b.labels.length);
-  labels.set(a.labels);
-  labels.set(b.labels, a.labels.length);
-  return { data, shape: [...a.shape], labels, paths: [...a.paths, ...b.paths] };
-}
 
 /** Indices of confident target rows, at most `perClass` per predicted class, most confident first. */
 export function selectConfident(probs: Float32Array, k: number, threshold: number, perClass: number): { index: number[]; label: number[]; counts: number[] } {

@@ -97,3 +97,14 @@ export function concatRows(parts: Float32Array[]): Float32Array {
   }
   return out;
 }
+
+/** Rows of `a` then rows of `b` (same row shape). */
+export function concatFeatures(a: FeatureSet, b: FeatureSet): FeatureSet {
+  const data = new Float32Array(a.data.length + b.data.length);
+  data.set(a.data);
+  data.set(b.data, a.data.length);
+  const labels = new Int32Array(a.labels.length + b.labels.length);
+  labels.set(a.labels);
+  labels.set(b.labels, a.labels.length);
+  return { data, shape: [...a.shape], labels, paths: [...a.paths, ...b.paths] };
+}

@@ -1,4 +1,5 @@
 import { GraftError } from '../errors.js';
+import { argmaxRows } from '../evaluate/metrics.js';
 
 /**
  * Multinomial logistic regression with L2, solved to convergence by L-BFGS — the linear probe of
@@ -218,18 +219,8 @@ export function logisticProbs(Z: Float64Array, n: number, d: number, fit: { W: F
   return out;
 }
 
-/** argmax of each row of an n×k probability (or score) matrix. */
-export function argmaxRows(P: ArrayLike<number>, n: number, k: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (P[i * k + c]! > P[i * k + best]!) best = c;
-    out[i] = best;
-  }
-  return out;
-}
 
 /** argmax rows of z·W + b (n×d times d×k). */
 export function predictLogistic(Z: Float64Array, n: number, d: number, fit: { W: Float64Array; b: Float64Array }, k: number): Int32Array {
-  return argmaxRows(logisticProbs(Z, n, d, fit, k), n, k);
+  return argmaxRows(logisticProbs(Z, n, d, fit, k), k);
 }

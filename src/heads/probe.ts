@@ -1,6 +1,7 @@
 import { GraftError } from '../errors.js';
 import { Rng, deriveSeed } from '../data/rng.js';
-import { argmaxRows, fitLogistic, logisticProbs, predictLogistic, type LogisticFit } from './logistic.js';
+import { fitLogistic, logisticProbs, predictLogistic, type LogisticFit } from './logistic.js';
+import { argmaxRows } from '../evaluate/metrics.js';
 import { ortLossGrad } from './logistic-ort.js';
 import { cholesky, columnStats, gram, solveRight, solveUpperT, standardise, submatrix, transposeTimes } from './gram.js';
 import { computePrototypes } from './prototype.js';
@@ -171,7 +172,7 @@ function prototypeProbs(p: Prepared, y: Int32Array, k: number, s: Split): Float3
 
 /** Validation accuracy of the prototype (nearest class mean, cosine) head per split. */
 function prototypeScores(p: Prepared, y: Int32Array, k: number, splits: Split[]): number[] {
-  return splits.map((s) => acc(argmaxRows(prototypeProbs(p, y, k, s), s.val.length, k), labelsOf(y, s.val)));
+  return splits.map((s) => acc(argmaxRows(prototypeProbs(p, y, k, s), k), labelsOf(y, s.val)));
 }
 
 function splitsFor(y: Int32Array, k: number, minCount: number, o: SelectOptions): { splits: Split[]; protocol: ProbeSelection['protocol']; note: string } {

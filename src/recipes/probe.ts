@@ -4,7 +4,7 @@ import { extractFeatures, type Extractor } from '../features/extract.js';
 import type { DatasetItem } from '../data/dataset.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
 import { Rng, deriveSeed } from '../data/rng.js';
-import type { FeatureSet } from '../features/feature-set.js';
+import { concatFeatures, type FeatureSet } from '../features/feature-set.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
 import { staticHeadEngine } from '../heads/static-engine.js';
@@ -45,7 +45,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     // train the final head alongside the originals.
     const views = await augmentedViews(ctx, extractor, labelled, VIEWS);
     holdout = views.labels.length ? Array.from(views.labels, (_, i) => rows.labels.length + i) : undefined;
-    rows = concatRows(rows, views);
+    rows = concatFeatures(rows, views);
     viewNote = `${VIEWS} augmented views of each labelled image serve as validation (some class has one image) and then as extra training rows`;
   }
   const blocks = split(rows, cuts, dims);
@@ -122,15 +122,6 @@ async function augmentedViews(ctx: RecipeContext, ex: Extractor, items: DatasetI
   return r.features;
 }
 
-function concatRows(a: FeatureSet, b: FeatureSet): FeatureSet {
-  const data = new Float32Array(a.data.length + b.data.length);
-  data.set(a.data);
-  data.set(b.data, a.data.length);
-  const labels = new Int32Array(a.labels.length + b.labels.length);
-  labels.set(a.labels);
-  labels.set(b.labels, a.labels.length);
-  return { data, shape: a.shape, labels, paths: [...a.paths, ...b.paths] };
-}
 
 /** One extractor for every candidate (one graph, one backbone pass) and each candidate's width. */
 function candidates(ctx: RecipeContext, cuts: string[]): { extractor: Extractor; dims: number[] } {

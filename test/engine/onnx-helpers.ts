@@ -3,18 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx, type ExportOptions } from '../../src/engine/onnx/export.js';
 import { maxAbsDiff } from '../../src/engine/onnx/verify.js';
+import { mulberry32 as rng } from '../../scripts/lib/prng.mjs';
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
+
 
 /**
  * Replaces every weight with seeded random values. Random-init BatchNorm (mean 0, var 1, gamma 1,

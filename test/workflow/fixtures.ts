@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 
 export const DEMO = fileURLToPath(new URL('../../data/demo/fashion-mnist', import.meta.url));
 
@@ -43,4 +44,30 @@ export function makeDataset(opts: { classes?: string[]; perClass?: number; test?
 
 export function tmpDir(prefix = 'graft-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * Load a model directory in a child process that imports no Graft code — stock @tensorflow/tfjs
+ * for model.json, stock onnxruntime-node for model.onnx — and return both outputs on the same
+ * synthetic image (TF.js gets it divided by 255: the raw01 preprocessing of nsfwjs weights).
+ */
+export function plainRuntimes(dir: string): { tfjs: number[]; onnx: number[] } {
+  const script = `
+    import * as tf from '@tensorflow/tfjs';
+    import * as ort from 'onnxruntime-node';
+    import fs from 'node:fs';
+    const dir = process.argv[1];
+    const json = JSON.parse(fs.readFileSync(dir + '/model.json', 'utf8'));
+    const bin = fs.readFileSync(dir + '/' + json.weightsManifest[0].paths[0]);
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+    const [h, w] = model.inputs[0].shape.slice(1, 3);
+    const raw = new Float32Array(h * w * 3).map((_, i) => (i * 37) % 256);
+    const y1 = model.predict(tf.tensor(raw, [1, h, w, 3]).div(255)).dataSync();
+    const s = await ort.InferenceSession.create(dir + '/model.onnx');
+    const o = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', raw, [1, h, w, 3]) });
+    console.log(JSON.stringify({ tfjs: Array.from(y1), onnx: Array.from(o[s.outputNames[0]].data) }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir], { encoding: 'utf8', cwd: process.cwd() });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { evaluateModelDir } from '../../src/workflow/evaluate.js';
 import { candidateCuts } from '../../src/backbones/index.js';
 import { getModelSpec } from '../../src/zoo/registry.js';
-import { makeDataset, tmpDir } from './fixtures.js';
+import { makeDataset, plainRuntimes, tmpDir } from './fixtures.js';
 
 // The default recipe, exactly as a user gets it: no epochs, no rate, no cut, no head kind.
 const ds = makeDataset({ classes: ['Trouser', 'Bag', 'Sneaker'], perClass: 8, test: 4 });
@@ -39,25 +38,8 @@ test('default train: the cut and the head are chosen by cross-validation and rec
   // Trouser, bag and sneaker are far apart for any useful feature: the default gets them right.
   assert.ok(Number(m.metrics.accuracy) >= 0.9, `test accuracy ${m.metrics.accuracy}`);
 
-  // Plain TF.js (no Graft code) and plain onnxruntime agree on the model directory.
-  const script = `
-    import * as tf from '@tensorflow/tfjs';
-    import * as ort from 'onnxruntime-node';
-    import fs from 'node:fs';
-    const dir = process.argv[1];
-    const json = JSON.parse(fs.readFileSync(dir + '/model.json', 'utf8'));
-    const bin = fs.readFileSync(dir + '/' + json.weightsManifest[0].paths[0]);
-    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
-    const [h, w] = model.inputs[0].shape.slice(1, 3);
-    const raw = new Float32Array(h * w * 3).map((_, i) => (i * 37) % 256);
-    const y1 = model.predict(tf.tensor(raw, [1, h, w, 3]).div(255)).dataSync();
-    const s = await ort.InferenceSession.create(dir + '/model.onnx');
-    const o = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', raw, [1, h, w, 3]) });
-    console.log(JSON.stringify({ tfjs: Array.from(y1), onnx: Array.from(o[s.outputNames[0]].data) }));
-  `;
-  const c = spawnSync(process.execPath, ['--input-type=module', '-e', script, out], { encoding: 'utf8', cwd: process.cwd() });
-  assert.equal(c.status, 0, c.stderr);
-  const { tfjs, onnx } = JSON.parse(c.stdout.trim().split('\n').at(-1)!);
+  // Child processes that import no Graft code at all.
+  const { tfjs, onnx } = plainRuntimes(out);
   assert.equal(tfjs.length, 3);
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(tfjs[i] - onnx[i]) < 1e-4, `tfjs ${tfjs} vs onnx ${onnx}`);
 });

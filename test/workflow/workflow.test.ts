@@ -2,13 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { trainClassifier } from '../../src/workflow/train.js';
 import { Classifier } from '../../src/workflow/predict.js';
 import { evaluateModelDir } from '../../src/workflow/evaluate.js';
 import { exportModelDir } from '../../src/workflow/export.js';
 import { readManifest } from '../../src/io/manifest.js';
-import { makeDataset, tmpDir } from './fixtures.js';
+import { makeDataset, plainRuntimes, tmpDir } from './fixtures.js';
 
 const ds = makeDataset({ bad: true });
 const cache = tmpDir('graft-cache-');
@@ -86,25 +85,7 @@ test('artifacts load in plain @tensorflow/tfjs and plain onnxruntime-node and ag
   await exportModelDir(out, 'tfjs', exp);
   await exportModelDir(out, 'onnx', exp);
   // Child processes that import no Graft code at all.
-  const script = `
-    import * as tf from '@tensorflow/tfjs';
-    import * as ort from 'onnxruntime-node';
-    import fs from 'node:fs';
-    const dir = process.argv[1];
-    const json = JSON.parse(fs.readFileSync(dir + '/model.json', 'utf8'));
-    const bin = fs.readFileSync(dir + '/' + json.weightsManifest[0].paths[0]);
-    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
-    const [h, w] = model.inputs[0].shape.slice(1, 3);
-    const raw = new Float32Array(h * w * 3).map((_, i) => (i * 37) % 256);
-    // Graft's preprocessing for these weights is raw01 (graft.json): TF.js model takes x/255.
-    const y1 = model.predict(tf.tensor(raw, [1, h, w, 3]).div(255)).dataSync();
-    const s = await ort.InferenceSession.create(dir + '/model.onnx');
-    const o = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', raw, [1, h, w, 3]) });
-    console.log(JSON.stringify({ tfjs: Array.from(y1), onnx: Array.from(o[s.outputNames[0]].data) }));
-  `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, exp], { encoding: 'utf8', cwd: process.cwd() });
-  assert.equal(r.status, 0, r.stderr);
-  const { tfjs, onnx } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  const { tfjs, onnx } = plainRuntimes(exp);
   assert.equal(tfjs.length, 3);
   assert.ok(Math.abs(tfjs.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(tfjs[i] - onnx[i]) < 1e-4, `tfjs ${tfjs} vs onnx ${onnx}`);
