@@ -15,8 +15,8 @@ export const trainOptionsSchema = z
     out: z.string().min(1),
     backbone: z.string().default(DEFAULTS.backbone),
     weights: z.string().default(DEFAULTS.weights),
-    /** Layer or block to cut at (default: the backbone's feature layer). */
-    cut: z.string().optional(),
+    /** Layer or block to cut at; unset or 'auto': the best of the candidate cuts, chosen by cross-validation. */
+    cut: z.string().optional().transform((v) => (v === 'auto' ? undefined : v)),
     /** Epochs of gradient training. Unset: the head is solved to convergence (probe recipe); gradient recipes train DEFAULTS.epochs. */
     epochs: z.number().int().min(1).optional(),
     batchSize: z.number().int().min(1).default(32),
