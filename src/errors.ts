@@ -22,6 +22,10 @@ export const ERROR_CODES = Object.freeze({
   E_DATA_ONE_CLASS: 'The dataset has a single class; a classifier needs at least two.',
   E_DATA_MANIFEST: 'A CSV/JSON data manifest is malformed or uses labels outside its declared classes.',
   E_DATA_UNKNOWN_CLASSES: 'A validation or test set has classes the training set lacks.',
+  E_DATA_MANIFEST_OUTSIDE: 'A relative manifest entry points outside the manifest\'s folder.',
+  E_DATA_CONFLICTING_LABELS: 'The same image (by content) is listed under two or more classes.',
+  E_NONFINITE_LOSS: 'A training stage produced a non-finite loss; training stops and no model is written.',
+  E_NONFINITE_FEATURES: 'The frozen backbone produced a non-finite feature; no model is written.',
   E_DATA_NO_VALIDATION: 'The validation split holds no image (the dataset is too small for valSplit).',
   E_BAD_SPLIT: 'Split fractions are negative or sum to 1 or more.',
   E_BAD_AUGMENT: 'An augmentation setting is out of range (crop scale/ratio, negative strengths).',
@@ -116,6 +120,8 @@ export const ERROR_CODES = Object.freeze({
   E_CURVE_SEEDS: '--seeds is not a positive integer.',
 
   // ── io: output targets, model directories, exports ──────────────────────────────────────────
+  E_MODEL_DIR_DAMAGED: 'A model directory file cannot be loaded (missing, truncated or corrupt).',
+  E_MODEL_DIR_MISMATCH: 'graft.json and the network in a model directory disagree (class count, input size).',
   E_OUT_EXISTS: 'The output path already holds something Graft will not replace (without --force).',
   E_OUT_PROTECTED: 'The output path is, holds or lies inside data the command reads.',
   E_NOT_A_MODEL_DIR: 'A directory expected to be a Graft model directory has no graft.json.',

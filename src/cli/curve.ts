@@ -8,7 +8,7 @@ import { num } from './parse.js';
 import type { CurveMethod } from '../workflow/curve.js';
 
 // Kept in step with CURVE_METHODS in workflow/curve.ts (a test checks); the module loads on use.
-export const CLI_CURVE_METHODS = ['prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
+export const CLI_CURVE_METHODS = ['default', 'prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GraftError } from '../errors.js';
 import { parseManifest } from './manifest-file.js';
+import { statOrWhy } from './fs-entry.js';
 
 /** File extensions sharp decodes here (BMP, HEIC, SVG and RAW are deliberately absent). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
@@ -68,22 +69,30 @@ export function findSplitFolders(root: string): { train: string; val?: string; t
   const found: Record<string, string> = {};
   for (const name of fs.readdirSync(root)) {
     const full = path.join(root, name);
-    if (!fs.statSync(full).isDirectory()) continue;
+    const st = statOrWhy(full);
+    if (typeof st === 'string' || !st.isDirectory()) continue;
     for (const [split, names] of Object.entries(SPLIT_NAMES)) {
       if ((names as readonly string[]).includes(name.toLowerCase()) && !found[split]) found[split] = full;
     }
   }
   if (!found.train || !(found.val || found.test)) return undefined;
-  const hasSubdirs = (d: string) => fs.readdirSync(d).some((n) => fs.statSync(path.join(d, n)).isDirectory());
+  const hasSubdirs = (d: string) => fs.readdirSync(d).some((n) => { const st = statOrWhy(path.join(d, n)); return typeof st !== 'string' && st.isDirectory(); });
   if (!hasSubdirs(found.train)) return undefined;
   return { train: found.train, val: found.val, test: found.test };
 }
 
-/** Every file under `dir` (recursively, following symlinks), sorted for a stable order. */
-function listFiles(dir: string, out: string[] = []): string[] {
+/**
+ * Every regular file under `dir` (recursively, following symlinks), sorted for a stable order;
+ * entries that cannot be read as files (dangling links, FIFOs, sockets) go to `skipped`. A FIFO
+ * is never opened: reading one would block.
+ */
+function listFiles(dir: string, skipped: SkippedFile[], out: string[] = []): string[] {
   for (const name of fs.readdirSync(dir).sort()) {
     const full = path.join(dir, name);
-    if (fs.statSync(full).isDirectory()) listFiles(full, out);
+    const st = statOrWhy(full);
+    if (typeof st === 'string') skipped.push({ path: full, reason: st });
+    else if (st.isDirectory()) listFiles(full, skipped, out);
+    else if (!st.isFile()) skipped.push({ path: full, reason: 'not a regular file (a FIFO, socket or device)' });
     else out.push(full);
   }
   return out;
@@ -115,7 +124,9 @@ export function loadImageFolder(root: string, opts: { minClasses?: number } = {}
   const classes: string[] = [];
   for (const name of fs.readdirSync(root).sort()) {
     const full = path.join(root, name);
-    if (fs.statSync(full).isDirectory()) {
+    const st = statOrWhy(full);
+    if (typeof st === 'string') skipped.push({ path: full, reason: st });
+    else if (st.isDirectory()) {
       if (name.startsWith('.')) skipped.push({ path: full, reason: 'hidden folder (not a class)' });
       else classes.push(name);
     } else skipped.push({ path: full, reason: 'file outside any class folder' });
@@ -124,7 +135,7 @@ export function loadImageFolder(root: string, opts: { minClasses?: number } = {}
   const empty: string[] = [];
   classes.forEach((cls, label) => {
     let n = 0;
-    for (const file of listFiles(path.join(root, cls))) {
+    for (const file of listFiles(path.join(root, cls), skipped)) {
       const reason = skipReason(path.basename(file));
       if (reason) skipped.push({ path: file, reason });
       else if (fs.statSync(file).size === 0) skipped.push({ path: file, reason: 'zero-byte file' });
@@ -186,6 +197,12 @@ export function loadManifest(file: string, opts: { minClasses?: number } = {}): 
   const dir = path.dirname(file);
   const items: DatasetItem[] = [];
   const skipped: SkippedFile[] = [];
+  // A relative entry is relative to the manifest's folder and must stay inside it: `../../etc/x`
+  // is a mistake or an attack, never a training image. Absolute paths say where they point.
+  const escaping = rows.filter((r) => !path.isAbsolute(r.path) && path.relative(dir, path.resolve(dir, r.path)).startsWith('..'));
+  if (escaping.length) {
+    throw new GraftError('E_DATA_MANIFEST_OUTSIDE', `${file}: ${escaping.length} relative path(s) point outside the manifest's folder: ${summarise(escaping.map((r) => r.path))}`, "Move the manifest next to the images, or write those entries as absolute paths.");
+  }
   for (const r of rows) {
     const p = path.resolve(dir, r.path);
     const reason = !fs.existsSync(p) ? 'file not found' : skipReason(path.basename(p));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { skipReason } from './dataset.js';
+import { isLink, statOrWhy } from './fs-entry.js';
 
 /** Files and folders to classify or embed, expanded: what will be read, and what will not and why. */
 export interface ExpandedInputs {
@@ -47,23 +48,4 @@ export function expandInputs(inputs: string[]): ExpandedInputs {
     else out.images.push(i);
   }
   return out;
-}
-
-function isLink(p: string): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-function statOrWhy(p: string): fs.Stats | string {
-  try {
-    return fs.statSync(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && isLink(p)) return 'dangling symbolic link (its target does not exist)';
-    if (code === 'EACCES') return 'permission denied';
-    return code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`;
-  }
 }

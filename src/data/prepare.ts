@@ -34,6 +34,7 @@ export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' |
   }
   const all = [...s.train.items, ...val, ...test];
   await hashItems(all.filter((i) => !i.hash));
+  refuseConflictingLabels(all, s.train.classes);
   const fp = crypto.createHash('sha256');
   for (const it of all) fp.update(`${s.train.classes[it.label]}:${it.hash}\n`);
   const skipped = [...s.train.skipped, ...(s.val?.skipped ?? []), ...(s.test?.skipped ?? [])];
@@ -47,4 +48,17 @@ export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' |
     root: path.resolve(o.data),
     fingerprint: fp.digest('hex'),
   };
+}
+
+/**
+ * The same image (the same bytes, whatever its name or folder) under two classes is a labelling
+ * error a classifier cannot learn from: refuse it, listing every such image.
+ */
+function refuseConflictingLabels(items: DatasetItem[], classes: string[]): void {
+  const byHash = new Map<string, DatasetItem[]>();
+  for (const it of items) if (it.hash) byHash.set(it.hash, [...(byHash.get(it.hash) ?? []), it]);
+  const conflicts = [...byHash.values()].filter((g) => new Set(g.map((i) => i.label)).size > 1);
+  if (!conflicts.length) return;
+  const lines = conflicts.slice(0, 10).map((g) => `  - ${g.map((i) => `${i.path} (${classes[i.label]})`).join(' = ')}`);
+  throw new GraftError('E_DATA_CONFLICTING_LABELS', `${conflicts.length} image(s) appear under more than one class:\n${lines.join('\n')}${conflicts.length > 10 ? `\n  … and ${conflicts.length - 10} more` : ''}`, 'Keep each image in one class folder (or one manifest row), then train again.');
 }

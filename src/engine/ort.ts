@@ -29,6 +29,23 @@ export function createSession(src: string | Uint8Array, threads = env.threads): 
   return typeof src === 'string' ? ort.InferenceSession.create(src, opts) : ort.InferenceSession.create(src, opts);
 }
 
+const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+
+/** The session of a cached compiled graph whose checksum holds, else undefined (the entry is removed). */
+async function cachedSession(file: string, threads?: number): Promise<ort.InferenceSession | undefined> {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const want = fs.readFileSync(`${file}.sha256`, 'utf8').trim();
+    if (sha256(bytes) === want) return await createSession(bytes, threads);
+  } catch {
+    /* missing checksum, unreadable or unparsable: recompile */
+  }
+  fs.rmSync(file, { force: true });
+  fs.rmSync(`${file}.sha256`, { force: true });
+  return undefined;
+}
+
 /**
  * Content hash of what an export depends on: exporter version, options, the model's topology
  * JSON and every weight. Equal hashes mean byte-equal ONNX graphs, so the hash names the cache file.
@@ -110,14 +127,15 @@ export class FrozenBackbone {
     const [outT] = resolveOutputs(model, modelTensors(model), opts.cut ? [opts.cut] : undefined) as unknown as tf.SymbolicTensor[];
     const hash = layersModelHash(model, opts);
     const file = path.join(opts.cacheDir ?? path.join(env.home, 'onnx'), `${hash}.onnx`);
-    let session: ort.InferenceSession;
-    if (fs.existsSync(file)) {
-      session = await createSession(file, opts.threads);
-    } else {
+    // A cached graph is used only when its bytes match the checksum written beside it; a damaged
+    // or unverifiable one is compiled again (and the new one verified against TF.js).
+    let session = await cachedSession(file, opts.threads);
+    if (!session) {
       const bytes = exportOnnx(model, { outputs: opts.cut ? [opts.cut] : undefined, preprocess: opts.preprocess });
       session = await createSession(bytes, opts.threads);
       if (opts.verify ?? true) await verifyAgainstTf(model, [outT], opts.preprocess ?? 'none', session, ort);
       await atomicWrite(file, bytes);
+      await atomicWrite(`${file}.sha256`, sha256(bytes) + '\n');
     }
     const outShape = outT.shape.slice(1) as number[];
     return new FrozenBackbone(session, inShape.slice(1) as [number, number, number], outShape, hash, 'NHWC', false, file);

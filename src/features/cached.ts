@@ -38,6 +38,8 @@ export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: Ca
   await hashItems(items.filter((i) => !i.hash));
   const k = backboneKey({ graphHash: key.backbone, weightsHash: key.weights, cut: key.cut, preprocess: key.preprocess, inputSize: key.size, decode: { fit: 'crop' } });
   const cache = await FeatureCache.open(opts.cacheDir ? `${opts.cacheDir}/features` : defaultFeatureCacheDir(), k, ex.outputShape);
+  // A damaged or mismatched cache file is ignored and rebuilt; the user hears about it.
+  for (const w of cache.warnings) emit?.({ type: 'warning', message: w });
   const known = new Map<number, Float32Array>();
   items.forEach((it, i) => {
     const row = it.hash ? cache.get(it.hash) : undefined;

@@ -50,7 +50,8 @@ export async function withStagedDir<T>(target: string, fill: (staging: string) =
   fs.mkdirSync(parent, { recursive: true });
   // mkdir (not mkdtemp, which makes it 0700) so the directory gets the umask's mode like any
   // other file: a server running as another user must be able to read a model directory.
-  const staging = path.join(parent, `.${path.basename(target)}.staging-${crypto.randomBytes(6).toString('hex')}`);
+  removeStaleStaging(parent, path.basename(target));
+  const staging = path.join(parent, `.${path.basename(target)}.staging-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
   fs.mkdirSync(staging);
   try {
     const r = await fill(staging);
@@ -66,5 +67,37 @@ export async function withStagedDir<T>(target: string, fill: (staging: string) =
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/**
+ * Staging folders of `base` left by a process that no longer runs (killed mid-write): removed.
+ * Each carries its writer's pid, so a live writer's folder is never touched.
+ */
+export function removeStaleStaging(parent: string, base: string): string[] {
+  const re = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.staging-(\\d+)-[0-9a-f]+(\\.old)?$`);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m || alive(Number(m[1]))) continue;
+    fs.rmSync(path.join(parent, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

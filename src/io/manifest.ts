@@ -82,3 +82,12 @@ export function readManifest(dir: string): GraftManifest {
   }
   return r.data;
 }
+
+/** What a loaded network's input and output shapes contradict in graft.json (empty when they agree). */
+export function modelProblems(m: GraftManifest, output: readonly (number | null)[], input?: readonly (number | null)[]): string[] {
+  const out: string[] = [];
+  const width = output[output.length - 1];
+  if (width !== m.classes.length) out.push(`graft.json lists ${m.classes.length} classes; the network outputs ${width} probabilities`);
+  if (input && input.length === 4 && input[1] !== null && (input[1] !== m.inputSize[0] || input[2] !== m.inputSize[1])) out.push(`graft.json says input ${m.inputSize.join('×')}; the network takes ${input[1]}×${input[2]}`);
+  return out;
+}

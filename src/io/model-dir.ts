@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { withStagedDir, atomicWrite } from './atomic.js';
+import { GraftError } from '../errors.js';
 import { checkModelOut } from './out-target.js';
 import { fileSaveHandler, fileLoadHandler } from './tfjs-files.js';
-import { readManifest, type GraftManifest } from './manifest.js';
+import { readManifest, modelProblems, type GraftManifest } from './manifest.js';
 import { exportOnnx } from '../engine/onnx/export.js';
 import { renderReport, type ReportData, type ReportExample } from '../evaluate/report/index.js';
 import type { Evaluation } from '../evaluate/metrics.js';
@@ -130,9 +131,21 @@ async function smallImages(paths?: string[]): Promise<boolean> {
 export async function loadModelDir(dir: string): Promise<{ model: tf.LayersModel; manifest: GraftManifest }> {
   const manifest = readManifest(dir);
   await initTf();
-  const model = await tf.loadLayersModel(fileLoadHandler(path.join(dir, manifest.files.tfjs)));
+  const file = path.join(dir, manifest.files.tfjs);
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(fileLoadHandler(file));
+  } catch (e) {
+    throw new GraftError('E_MODEL_DIR_DAMAGED', `${file} cannot be loaded: ${(e as Error).message.split('\n')[0]}`, 'The model directory is incomplete or damaged (a truncated weights.bin?): train or export it again.');
+  }
+  const problems = modelProblems(manifest, model.outputs[0]!.shape, manifest.files.tfjsInput === 'features' ? undefined : model.inputs[0]!.shape);
+  if (problems.length) {
+    model.dispose();
+    throw new GraftError('E_MODEL_DIR_MISMATCH', `${dir}: graft.json and ${manifest.files.tfjs} disagree:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'The directory was edited by hand or mixed from two models: train or export it again.');
+  }
   return { model, manifest };
 }
+
 
 export function modelDirExists(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'graft.json'));

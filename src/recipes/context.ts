@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
 import { DEFAULTS } from '../env.js';
 import { addHead } from '../transfer/head.js';
 import { seedWeights } from '../transfer/seed.js';
@@ -99,7 +100,7 @@ export class RecipeContext {
   callbacks(stage: string, full: tf.LayersModel): Callback[] {
     const o = this.o;
     const cbs: Callback[] = [];
-    cbs.push(fitEvents(stage, this.onEvent));
+    cbs.push(fitEvents(stage, this.onEvent), finiteLoss(stage));
     if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
     cbs.push(jsonlLogger(this.logFile));
     const classes = this.data.classes;
@@ -157,4 +158,15 @@ export class RecipeContext {
     this.history.push(...epochs.map((e) => ({ ...e, epoch: e.epoch + offset, stage })));
     this.stages.push({ stage, epochs: epochs.length, ...summary });
   }
+}
+
+/** Stop at the first non-finite loss: weights that produced it are not worth a model directory. */
+function finiteLoss(stage: string): Callback {
+  return {
+    onBatchEnd(l) {
+      if (!Number.isFinite(l.loss)) {
+        throw new GraftError('E_NONFINITE_LOSS', `Training stopped: the ${stage} stage's loss became ${l.loss} at epoch ${l.epoch + 1}, batch ${l.batch + 1} (learning rate ${l.lr.toExponential(2)}). No model was written.`, 'Lower --lr, or check the images; a damaged feature cache is recomputed after deleting $GRAFT_HOME/features.');
+      }
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
 import { candidateCuts, pooledAt } from '../backbones/index.js';
 import { extractFeatures, type Extractor } from '../features/extract.js';
 import type { DatasetItem } from '../data/dataset.js';
@@ -47,6 +48,11 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     holdout = views.labels.length ? Array.from(views.labels, (_, i) => rows.labels.length + i) : undefined;
     rows = concatFeatures(rows, views);
     viewNote = `${VIEWS} augmented views of each labelled image serve as validation (some class has one image) and then as extra training rows`;
+  }
+  const bad = rows.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const d = rows.data.length / Math.max(1, rows.labels.length);
+    throw new GraftError('E_NONFINITE_FEATURES', `The backbone gave a non-finite feature (${rows.data[bad]}) for ${rows.paths[Math.floor(bad / d)]}. No model was written.`, 'Check the backbone weights; a damaged feature cache is recomputed after deleting $GRAFT_HOME/features.');
   }
   const blocks = split(rows, cuts, dims);
   const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout });

@@ -3,6 +3,7 @@ import { esc, lineChart, type Series } from '../evaluate/report/charts.js';
 import type { CurveResult } from './curve.js';
 
 const COLORS: Record<string, string> = {
+  default: '#111827',
   prototype: '#2563eb',
   knn: '#0891b2',
   head: '#16a34a',

@@ -20,7 +20,7 @@ import { featureSource, predictFeatures, concatRows, subsetFeatures, type Featur
 import { trainClassifier } from './train.js';
 import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
-export const CURVE_METHODS = ['prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
+export const CURVE_METHODS = ['default', 'prototype', 'knn', 'head', 'fine-tune', 'scratch', 'small-cnn'] as const;
 export type CurveMethod = (typeof CURVE_METHODS)[number];
 export type Budget = number | 'all';
 
@@ -310,6 +310,12 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
             const sub = subsetFeatures(poolF!, rowsOf(poolF!, items));
             const acc = await trainAndScore(denseHead(sub.shape, classes.length, seed), sub, testF!, classes.length, { lr: 1e-3, epochs, minSteps, seed });
             record({ ...base, method: m, accuracy: acc, seconds: (Date.now() - t1) / 1000 });
+          } else if (m === 'default') {
+            // Exactly `graft train` with no tuning flag (it cross-validates on the budget itself,
+            // so it gets no separate validation images).
+            const data = writeManifest(path.join(work, `train-${s}-${budget}.csv`), items, classes);
+            const r = await trainClassifier({ data, test: testManifest, out: path.join(work, 'model-default'), force: true, backbone, weights: chained ? undefined : weights, seed, report: false, onnx: false, quiet: true, cacheDir: o.cacheDir });
+            record({ ...base, method: m, accuracy: r.evaluation.accuracy, seconds: r.seconds });
           } else if (m === 'small-cnn') {
             const sub = subsetFeatures(poolPx!, rowsOf(poolPx!, items));
             const acc = await trainAndScore(smallCnn(sub.shape[0]!, classes.length, seed), sub, testPx!, classes.length, { lr: 3e-3, epochs: scratchEpochs, minSteps, seed });

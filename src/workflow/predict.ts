@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../errors.js';
 import { env } from '../env.js';
-import { readManifest, type GraftManifest } from '../io/manifest.js';
+import { readManifest, modelProblems, type GraftManifest } from '../io/manifest.js';
 import { decodeImage } from '../data/decode.js';
 
 export interface Prediction {
@@ -44,11 +44,23 @@ export class Classifier {
     if (!fs.existsSync(file)) {
       throw new GraftError('E_NO_ONNX', `${dir} has no ONNX model (${file}).`, `Run \`graft export ${dir} --format onnx --out ${dir}\` to add one.`);
     }
-    const session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: opts.threads ?? env.threads,
-      graphOptimizationLevel: 'all',
-    });
-    return new Classifier(manifest, session, session.inputNames[0]!, session.outputNames[0]!);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, { intraOpNumThreads: opts.threads ?? env.threads, graphOptimizationLevel: 'all' });
+    } catch (e) {
+      throw new GraftError('E_MODEL_DIR_DAMAGED', `${file} cannot be loaded: ${(e as Error).message.split('\n')[0]}`, 'The model directory is incomplete or damaged (a truncated model.onnx?): train or export it again.');
+    }
+    const c = new Classifier(manifest, session, session.inputNames[0]!, session.outputNames[0]!);
+    // One blank image through the graph: the input size and the class count must be what graft.json says.
+    let probs: Float32Array;
+    try {
+      probs = await c.predictPixels(new Uint8Array(manifest.inputSize[0] * manifest.inputSize[1] * 3), 1);
+    } catch (e) {
+      throw new GraftError('E_MODEL_DIR_MISMATCH', `${dir}: ${file} does not take graft.json's input size ${manifest.inputSize.join('×')}: ${(e as Error).message.split('\n')[0]}`, 'The directory was edited by hand or mixed from two models: train or export it again.');
+    }
+    const problems = modelProblems(manifest, [1, probs.length]);
+    if (problems.length) throw new GraftError('E_MODEL_DIR_MISMATCH', `${dir}: graft.json and ${path.basename(file)} disagree:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'The directory was edited by hand or mixed from two models: train or export it again.');
+    return c;
   }
 
   get classes(): string[] {

@@ -84,3 +84,11 @@ test('withStagedDir: the model directory gets the umask\'s mode, not 0700', asyn
   }
   assert.equal(fs.statSync(dir).mode & 0o777, 0o755);
 });
+
+test('staging folders left by a killed writer are removed; a live writer\'s are kept', async () => {
+  const { removeStaleStaging } = await import('../../src/io/atomic.js');
+  const d = tmpDir();
+  for (const n of ['.model.staging-999999-abcdef', `.model.staging-${process.pid}-abc123`, '.model.staging-999998-ab12.old', '.other.staging-999999-abcdef']) fs.mkdirSync(path.join(d, n));
+  assert.deepEqual(removeStaleStaging(d, 'model').sort(), ['.model.staging-999998-ab12.old', '.model.staging-999999-abcdef']);
+  assert.deepEqual(fs.readdirSync(d).sort(), [`.model.staging-${process.pid}-abc123`, '.other.staging-999999-abcdef']);
+});

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { loadImageFolder, loadDataset } from '../../src/data/dataset.js';
+import { expandInputs } from '../../src/data/inputs.js';
+import { trainClassifier } from '../../src/workflow/train.js';
+import { Classifier } from '../../src/workflow/predict.js';
+import { loadModelDir } from '../../src/io/model-dir.js';
+import { isGraftError } from '../../src/errors.js';
+import { makeDataset, tmpDir } from '../workflow/fixtures.js';
+
+// A corpus of awkward inputs, made here (nothing binary committed): each must end in a clear
+// error or a skip that names the file and the reason — never a stack trace, a hang or a wrong result.
+
+const ds = makeDataset({ classes: ['Trouser', 'Bag'], perClass: 6, test: 2 });
+const odd = path.join(ds.train, 'Bag');
+fs.symlinkSync(path.join(odd, 'missing-target.png'), path.join(odd, 'dangling.png'));
+execFileSync('mkfifo', [path.join(odd, 'pipe.jpg')]);
+fs.writeFileSync(path.join(odd, 'vector.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+fs.writeFileSync(path.join(odd, 'old.bmp'), Buffer.from('BM'));
+fs.mkdirSync(path.join(odd, 'folder.jpg'));
+
+const code = async (p: Promise<unknown>): Promise<string | undefined> => {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    assert.ok(isGraftError(e), `expected a GraftError, got: ${(e as Error).stack}`);
+    return e.code;
+  }
+};
+
+test('a class folder with a dangling link, a FIFO, .svg/.bmp and a folder named like an image: each skipped with its reason', () => {
+  const d = loadImageFolder(ds.train);
+  const why = new Map(d.skipped.map((s) => [path.basename(s.path), s.reason]));
+  assert.match(why.get('dangling.png') ?? '', /dangling symbolic link/);
+  assert.match(why.get('pipe.jpg') ?? '', /not a regular file/);
+  assert.match(why.get('vector.svg') ?? '', /unsupported image format \.svg/);
+  assert.match(why.get('old.bmp') ?? '', /unsupported image format \.bmp/);
+  assert.equal(d.items.length, 12, 'the real images are all kept');
+});
+
+test('predict/embed folder expansion names every entry it will not read (and never opens the FIFO)', () => {
+  const r = expandInputs([odd, path.join(odd, 'nope.png')]);
+  const why = new Map(r.skipped.map((s) => [path.basename(s.path), s.reason]));
+  for (const name of ['dangling.png', 'pipe.jpg', 'vector.svg', 'old.bmp']) assert.ok(why.has(name), `${name} reported`);
+  assert.deepEqual(r.missing, [path.join(odd, 'nope.png')]);
+  assert.equal(r.images.length, 6);
+});
+
+test('a manifest entry that climbs out of its folder is refused; absolute paths are taken as written', async () => {
+  const dir = tmpDir('graft-manifest-');
+  const f = path.join(dir, 'm.csv');
+  fs.writeFileSync(f, 'path,label\n../../../../etc/passwd,a\nx.png,b\n');
+  assert.equal(await code(Promise.resolve().then(() => loadDataset(f))), 'E_DATA_MANIFEST_OUTSIDE');
+  const img = path.join(ds.train, 'Trouser', fs.readdirSync(path.join(ds.train, 'Trouser')).find((n) => n.endsWith('.png'))!);
+  fs.writeFileSync(f, `path,label\n${img},a\n`);
+  assert.equal(loadDataset(f, { minClasses: 1 }).items.length, 1);
+});
+
+test('the same image under two classes is refused, listing both', async () => {
+  const c = makeDataset({ classes: ['Trouser', 'Bag'], perClass: 4, test: 1 });
+  const src = path.join(c.train, 'Trouser', fs.readdirSync(path.join(c.train, 'Trouser'))[0]!);
+  fs.copyFileSync(src, path.join(c.train, 'Bag', 'copied-from-trouser.png'));
+  let message = '';
+  try {
+    await trainClassifier({ data: c.root, out: path.join(tmpDir(), 'm'), inputSize: 96, quiet: true });
+  } catch (e) {
+    assert.ok(isGraftError(e));
+    assert.equal(e.code, 'E_DATA_CONFLICTING_LABELS');
+    message = e.message;
+  }
+  assert.match(message, /copied-from-trouser\.png \(Bag\)/);
+  assert.match(message, /\(Trouser\)/);
+});
+
+test('a model directory whose graft.json disagrees with its network, or whose files are cut short, is one clear error', async () => {
+  const cache = tmpDir('graft-bad-cache-');
+  const out = path.join(tmpDir(), 'model');
+  await trainClassifier({ data: ds.root, out, inputSize: 96, cacheDir: cache, quiet: true, report: false });
+  const copy = (name: string) => {
+    const d = path.join(tmpDir(), name);
+    fs.cpSync(out, d, { recursive: true });
+    return d;
+  };
+  // Three classes in graft.json for a two-output network.
+  const three = copy('three');
+  const m = JSON.parse(fs.readFileSync(path.join(three, 'graft.json'), 'utf8'));
+  m.classes = [...m.classes, 'Ghost'];
+  fs.writeFileSync(path.join(three, 'graft.json'), JSON.stringify(m));
+  assert.equal(await code(Classifier.load(three)), 'E_MODEL_DIR_MISMATCH');
+  assert.equal(await code(loadModelDir(three)), 'E_MODEL_DIR_MISMATCH');
+  // An input size that the graph does not take.
+  const size = copy('size');
+  const m2 = JSON.parse(fs.readFileSync(path.join(size, 'graft.json'), 'utf8'));
+  m2.inputSize = [64, 64];
+  fs.writeFileSync(path.join(size, 'graft.json'), JSON.stringify(m2));
+  assert.equal(await code(Classifier.load(size)), 'E_MODEL_DIR_MISMATCH');
+  // Truncated files.
+  const cut = copy('cut');
+  for (const f of ['model.onnx', 'weights.bin']) fs.truncateSync(path.join(cut, f), Math.floor(fs.statSync(path.join(cut, f)).size / 3));
+  assert.equal(await code(Classifier.load(cut)), 'E_MODEL_DIR_DAMAGED');
+  assert.equal(await code(loadModelDir(cut)), 'E_MODEL_DIR_DAMAGED');
+});
+
+test('a loss that becomes non-finite stops training with the stage named, and no model is written', async () => {
+  const out = path.join(tmpDir(), 'nan');
+  let message = '';
+  try {
+    await trainClassifier({ data: ds.root, out, inputSize: 96, epochs: 3, lr: 1e38, optimizer: 'sgd', quiet: true });
+  } catch (e) {
+    assert.ok(isGraftError(e));
+    assert.equal(e.code, 'E_NONFINITE_LOSS');
+    message = e.message;
+  }
+  assert.match(message, /head stage/);
+  assert.ok(!fs.existsSync(out), 'nothing written at --out');
+});
+
+test('a damaged compiled graph in the cache is compiled again, never used', async () => {
+  const tf = await import('@tensorflow/tfjs');
+  const { initTf } = await import('../../src/engine/tfjs/backend.js');
+  const { FrozenBackbone } = await import('../../src/engine/ort.js');
+  await initTf();
+  const input = tf.input({ shape: [8, 8, 3] });
+  const y = tf.layers.conv2d({ filters: 4, kernelSize: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as import('@tensorflow/tfjs').SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: y });
+  const cacheDir = tmpDir('graft-onnx-cache-');
+  const x = new Float32Array(8 * 8 * 3).map((_, i) => (i * 7) % 255);
+  const a = await FrozenBackbone.fromLayersModel(model, { cacheDir });
+  const ref = await a.run(x, 1);
+  a.dispose();
+  const file = fs.readdirSync(cacheDir).find((f) => f.endsWith('.onnx'))!;
+  assert.ok(fs.existsSync(path.join(cacheDir, `${file}.sha256`)), 'a checksum travels with the entry');
+  fs.truncateSync(path.join(cacheDir, file), 100);
+  const b = await FrozenBackbone.fromLayersModel(model, { cacheDir });
+  assert.deepEqual(Array.from(await b.run(x, 1)), Array.from(ref));
+  b.dispose();
+  // Changed bytes of the right length are caught by the checksum too.
+  const bytes = fs.readFileSync(path.join(cacheDir, file));
+  bytes[bytes.length - 5] ^= 0xff;
+  fs.writeFileSync(path.join(cacheDir, file), bytes);
+  const c = await FrozenBackbone.fromLayersModel(model, { cacheDir });
+  assert.deepEqual(Array.from(await c.run(x, 1)), Array.from(ref));
+  c.dispose();
+});
