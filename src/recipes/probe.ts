@@ -55,7 +55,10 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     throw new GraftError('E_NONFINITE_FEATURES', `The backbone gave a non-finite feature (${rows.data[bad]}) for ${rows.paths[Math.floor(bad / d)]}. No model was written.`, 'Check the backbone weights; a damaged feature cache is recomputed after deleting $GRAFT_HOME/features.');
   }
   const blocks = split(rows, cuts, dims);
-  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout });
+  // With views standing in for held-out images, only the cut and the head kind are chosen on
+  // them: they are too easy to choose an L2 strength, which stays at scikit-learn's default C = 1.
+  const cGrid = viewNote ? [1] : undefined;
+  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout, cGrid });
   if (viewNote) sel.note = viewNote;
   for (const line of summary(sel.scores)) ctx.say(line);
   const chosen = sel.chosen;
@@ -82,7 +85,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     headModel = headOnlyModel(fh);
   }
   const test = data.test.length ? pickedRows(await ctx.extract(extractor, data.test, key, 'backbone test')) : undefined;
-  const oof = test ? undefined : await heldOutProbs(blocks, rows.labels, k, chosen, { seed: o.seed, holdout });
+  const oof = test ? undefined : await heldOutProbs(blocks, rows.labels, k, chosen, { seed: o.seed, holdout, cGrid });
   ctx.stages.push({ stage: 'probe', protocol: sel.protocol, folds: sel.folds, note: sel.note, candidates: sel.scores, chosen, ...solver, seconds: (Date.now() - t0) / 1000 });
   const cut = chosen.cuts.join('+');
   return {
@@ -115,13 +118,15 @@ function minClassCount(y: Int32Array, k: number): number {
 /** `views` randomly augmented copies of every item, through the extractor (not cached: each is new). */
 async function augmentedViews(ctx: RecipeContext, ex: Extractor, items: DatasetItem[], views: number): Promise<FeatureSet> {
   const aug = resolveAugment(true)!;
-  const rng = new Rng(deriveSeed(ctx.o.seed, 'probe-views'));
   const crop = aug.crop as { scale: [number, number]; ratio: [number, number] };
   const repeated = Array.from({ length: views }, () => items).flat();
+  // One generator per view (by its index), not one shared by decodes that finish in any order:
+  // the same seed gives the same views.
+  const rng = (what: string, i: number) => new Rng(deriveSeed(ctx.o.seed, `probe-view-${what}`, i));
   const r = await extractFeatures(ex, repeated, {
     label: 'augmented views',
-    augment: (rgb, h, w) => augmentPixels(rgb, h, w, aug, rng),
-    crop: (cw, ch) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng),
+    augment: (rgb, h, w, _item, i) => augmentPixels(rgb, h, w, aug, rng('pixels', i)),
+    crop: (cw, ch, _item, i) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng('crop', i)),
     onProgress: ctx.onEvent,
   });
   ctx.backboneRuns += r.computed;
