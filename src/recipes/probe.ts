@@ -39,15 +39,17 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   const valPaths = new Set(data.val.map((i) => i.path));
   let holdout = rows.labels.length > CV_MAX ? rows.paths.flatMap((p, i) => (valPaths.has(p) ? [i] : [])) : undefined;
   let viewNote: string | undefined;
+  const labelledRows = rows.labels.length;
   if (!holdout && minClassCount(rows.labels, k) < 2) {
     // One image in some class: nothing to cross-validate on. Augmented views of the labelled
     // images (flips, crops, small rotations, colour) stand in as the held-out rows — a cut whose
     // features keep an image's class under those changes is the one to read from — and then
-    // train the final head alongside the originals.
+    // The final head is fit on the originals only: flips and crops can change a class (a
+    // mirrored digit), so views choose but do not teach.
     const views = await augmentedViews(ctx, extractor, labelled, VIEWS);
     holdout = views.labels.length ? Array.from(views.labels, (_, i) => rows.labels.length + i) : undefined;
     rows = concatFeatures(rows, views);
-    viewNote = `${VIEWS} augmented views of each labelled image serve as validation (some class has one image) and then as extra training rows`;
+    viewNote = `${VIEWS} augmented views of each labelled image serve as validation (some class has one image); the head is then fit on the labelled images themselves`;
   }
   const bad = rows.data.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
@@ -65,14 +67,17 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   ctx.say(`Chose ${chosen.head} head at ${chosen.cuts.join(' + ')}${Number.isFinite(chosen.accuracy) ? `: ${sel.protocol === 'cv' ? 'cross-validated' : 'held-out'} accuracy ${(chosen.accuracy * 100).toFixed(1)}% ± ${(chosen.sd * 100).toFixed(1)}` : ''} (${sel.note})`, 'stage');
 
   // The network: backbone → pooled features at the chosen cut(s) → the solved head.
-  const picked = blocks.filter((b) => chosen.cuts.includes(b.name));
+  // Rows the final head is fit on: every labelled image (views, when there are any, only chose).
+  const fitN = viewNote ? labelledRows : rows.labels.length;
+  const fitRows: FeatureSet = { data: rows.data.subarray(0, fitN * (rows.data.length / Math.max(1, rows.labels.length))), shape: rows.shape, labels: rows.labels.subarray(0, fitN), paths: rows.paths.slice(0, fitN) };
+  const picked = split(fitRows, cuts, dims).filter((b) => chosen.cuts.includes(b.name));
   const pickedRows = (f: FeatureSet) => columns(f, blocks, chosen.cuts);
   const base = bb.pooledAt ? bb.pooledAt(chosen.cuts, o.pooling) : pooledFeatureInput(bb.base, o.pooling);
   let model: tf.LayersModel;
   let headModel: tf.LayersModel;
   let solver: Record<string, unknown> = {};
   if (chosen.head === 'linear') {
-    const h = await fitLinearHead(picked, rows.labels, k, chosen.C!);
+    const h = await fitLinearHead(picked, fitRows.labels, k, chosen.C!);
     const dense = tf.layers.dense({ units: k, activation: 'softmax', name: HEAD_LAYER_NAMES.predictions });
     model = tf.model({ inputs: base.inputs, outputs: dense.apply(base.outputs[0]!) as tf.SymbolicTensor, name: `${bb.name}_graft` });
     dense.setWeights([tf.tensor2d(h.kernel, [h.dims, k]), tf.tensor1d(h.bias)]);
@@ -80,7 +85,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     headModel = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor });
     solver = { solver: 'L-BFGS', C: chosen.C, iterations: h.iterations, converged: h.converged };
   } else {
-    const fh = fewShotHead('prototype', pickedRows(rows), k);
+    const fh = fewShotHead('prototype', pickedRows(fitRows), k);
     model = buildHeadModel(base, fh);
     headModel = headOnlyModel(fh);
   }
@@ -91,7 +96,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   return {
     model,
     engine: staticHeadEngine(headModel),
-    evalFeatures: test ?? pickedRows(rows),
+    evalFeatures: test ?? pickedRows(fitRows),
     // Deepest chosen cut: everything up to it stays frozen (candidates are ordered shallow → deep).
     frozenUpTo: chosen.cuts.at(-1)!,
     cut,
