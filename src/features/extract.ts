@@ -150,14 +150,18 @@ export function pixelExtractor(size: readonly [number, number], mode: Preprocess
   };
 }
 
-/** A training source that decodes, augments and runs the frozen backbone for every batch. */
+/**
+ * A training source that decodes, augments and runs the frozen backbone for every batch. Each
+ * image of each epoch gets its own generators (crop, pixels), derived from the seed, the epoch
+ * and its place in the epoch's order: decodes finish in any order, and a seeded run repeats.
+ */
 export function augmentedSource(
   ex: Extractor,
   items: LabeledItem[],
   batchSize: number,
   seed: number,
-  augment: (rgb: Uint8Array, h: number, w: number) => Uint8Array,
-  crop: ((w: number, h: number) => CropBox) | undefined,
+  augment: (rgb: Uint8Array, h: number, w: number, rng: Rng) => Uint8Array,
+  crop: ((w: number, h: number, rng: Rng) => CropBox) | undefined,
   onImage: () => void,
 ) {
   return {
@@ -166,7 +170,12 @@ export function augmentedSource(
       const order = new Rng(deriveSeed(seed, 'shuffle', epoch)).shuffle(items.map((_, i) => i));
       for (let s = 0; s < order.length; s += batchSize) {
         const chunk = order.slice(s, s + batchSize).map((i) => items[i]!);
-        const r = await extractFeatures(ex, chunk, { augment, batchSize, crop });
+        const rng = (what: string, i: number) => new Rng(deriveSeed(seed, `augment-${what}`, epoch, s + i));
+        const r = await extractFeatures(ex, chunk, {
+          augment: (rgb, h, w, _item, i) => augment(rgb, h, w, rng('pixels', i)),
+          batchSize,
+          crop: crop ? (cw, ch, _item, i) => crop(cw, ch, rng('crop', i)) : undefined,
+        });
         for (let k = 0; k < chunk.length; k++) onImage();
         if (r.features.labels.length === 0) continue;
         yield { x: r.features.data, xShape: [r.features.labels.length, ...r.features.shape], y: r.features.labels };

@@ -12,7 +12,6 @@ import { earlyStopping, jsonlLogger, checkpoint, fitEvents } from '../train/call
 import { withStagedDir } from '../io/atomic.js';
 import { fileSaveHandler } from '../io/tfjs-files.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
-import { Rng, deriveSeed } from '../data/rng.js';
 import type { DatasetItem } from '../data/dataset.js';
 import type { Backbone } from '../backbones/index.js';
 import { extractFeatures, augmentedSource, type Extractor } from '../features/extract.js';
@@ -139,15 +138,14 @@ export class RecipeContext {
     const o = this.o;
     if (!o.augment) return undefined;
     const aug = resolveAugment(true)!;
-    const rng = new Rng(deriveSeed(o.seed, 'augment'));
     const crop = aug.crop as { scale: [number, number]; ratio: [number, number] } | undefined;
     return augmentedSource(
       ex,
       this.data.train,
       o.batchSize,
       o.seed,
-      (rgb, h, w) => augmentPixels(rgb, h, w, aug, rng),
-      crop ? (cw, ch) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng) : undefined,
+      (rgb, h, w, rng) => augmentPixels(rgb, h, w, aug, rng),
+      crop ? (cw, ch, rng) => randomResizedCrop(cw, ch, crop.scale, crop.ratio, rng) : undefined,
       () => this.backboneRuns++,
     );
   }

@@ -66,3 +66,12 @@ test('an explicit --cut is kept (no search); --head linear with --epochs is refu
   assert.equal(r.manifest.backbone.cut, 'block_13');
   await assert.rejects(trainClassifier({ data: ds.root, out: path.join(tmpDir(), 'x'), head: 'linear', epochs: 3, quiet: true }), (e: Error & { code?: string }) => e.code === 'E_BAD_OPTIONS');
 });
+
+test('seeded --augment runs repeat exactly (each image draws from its own generators)', async () => {
+  const w: Buffer[] = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await trainClassifier({ data: ds.root, out: path.join(tmpDir(), `aug${i}`), inputSize: 96, augment: true, epochs: 2, batchSize: 8, cacheDir: cache, quiet: true, report: false, onnx: false });
+    w.push(fs.readFileSync(path.join(r.outDir, 'weights.bin')));
+  }
+  assert.ok(w[0]!.equals(w[1]!), 'same seed, same augmented pixels, same weights');
+});
