@@ -48,12 +48,14 @@ export function defaultFeatureCacheDir(): string {
 const MAGIC = 'GRAFTFC1';
 
 interface Header {
-  version: 1;
+  /** 2: with `sha256` of the feature bytes (version 1 files have none and are rebuilt). */
+  version: 1 | 2;
   backboneKey: string;
   featureShape: number[];
   dtype: 'float32';
   hashes: string[];
   paths: string[];
+  sha256?: string;
 }
 
 /**
@@ -121,6 +123,9 @@ export class FeatureCache {
     const off = align4(12 + hlen);
     const need = h.hashes.length * this.rowSize * 4;
     if (buf.length - off !== need) return `expected ${need} bytes of features, found ${buf.length - off}`;
+    // The features must be the bytes that were written: changed bytes would change every result.
+    if (!h.sha256) return 'it has no checksum (written by an older Graft)';
+    if (crypto.createHash('sha256').update(buf.subarray(off, off + need)).digest('hex') !== h.sha256) return 'its features do not match their checksum (the file was changed or damaged)';
     const data = (buf.byteOffset + off) % 4 === 0 ? new Float32Array(buf.buffer, buf.byteOffset + off, need / 4) : new Float32Array(buf.buffer.slice(buf.byteOffset + off, buf.byteOffset + off + need));
     this.chunks.push(data);
     h.hashes.forEach((hash, row) => {
@@ -183,7 +188,9 @@ export class FeatureCache {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     const key = path.basename(this.file, '.feat');
-    const header: Header = { version: 1, backboneKey: key, featureShape: [...this.featureShape], dtype: 'float32', hashes: this.hashes, paths: this.paths };
+    const sum = crypto.createHash('sha256');
+    for (const c of this.chunks) sum.update(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+    const header: Header = { version: 2, backboneKey: key, featureShape: [...this.featureShape], dtype: 'float32', hashes: this.hashes, paths: this.paths, sha256: sum.digest('hex') };
     const json = Buffer.from(JSON.stringify(header), 'utf8');
     const pre = Buffer.alloc(align4(12 + json.length));
     pre.write(MAGIC, 0, 'latin1');

@@ -83,3 +83,17 @@ test('atomic flush: a failed write leaves the previous file intact; corrupt or f
   assert.throws(() => other.putMany([{ hash: hashes[0]! }], new Float32Array(3)), (e) => e instanceof GraftError && e.code === 'E_CACHE_SHAPE');
   await assert.rejects(FeatureCache.open(dir, 'not-a-key', [4]), (e) => e instanceof GraftError && e.code === 'E_CACHE_KEY');
 });
+
+test('changed bytes in a cached feature file are caught by its checksum: reported, rebuilt, never used', async () => {
+  const dir = tmpDir();
+  const c = await FeatureCache.open(dir, key, [3]);
+  c.putMany([{ hash: hashes[0]! }, { hash: hashes[1]! }], Float32Array.from([1, 2, 3, 4, 5, 6]));
+  await c.flush();
+  const file = path.join(dir, `${key}.feat`);
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length - 2] ^= 0x40; // one float of the last row, same length
+  fs.writeFileSync(file, bytes);
+  const r = await FeatureCache.open(dir, key, [3]);
+  assert.equal(r.size, 0, 'nothing from the changed file is used');
+  assert.match(r.warnings.join('\n'), /do not match their checksum/);
+});
