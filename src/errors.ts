@@ -49,6 +49,7 @@ export const ERROR_CODES = Object.freeze({
   E_WEIGHTS_HASH: 'A downloaded weights file does not match its published hash.',
   E_WEIGHTS_FORMAT: 'A weights file is not a valid Keras .h5 or TF.js model.json/shard set.',
   E_WEIGHTS_CLASSES: "weights: 'imagenet' with includeTop: true needs classes: 1000.",
+  E_WEIGHTS_DAMAGED: 'A weights file has the right signature but cannot be read (truncated or damaged).',
   E_WEIGHTS_MISMATCH: "Given weights do not fit the model's weights (layer names, count or shapes differ).",
   E_WEIGHTS_WRITE: 'A weight cannot be written to a Keras .h5 file (invalid or duplicate HDF5 path).',
 

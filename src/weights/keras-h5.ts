@@ -124,6 +124,10 @@ export async function readKerasH5(source: string | Uint8Array | ArrayBuffer): Pr
       out.set(layer, entries);
     }
     return out;
+  } catch (e) {
+    if (e instanceof GraftError) throw e;
+    // h5wasm's own errors ("name not defined!", …) on a truncated or damaged file: say which and why.
+    throw new GraftError('E_WEIGHTS_DAMAGED', `${typeof source === 'string' ? source : 'The given .h5 bytes'} cannot be read as Keras weights: ${(e as Error).message.split('\n')[0]}.`, 'The file is truncated or damaged: download or save it again (a partial download is the usual cause).');
   } finally {
     f?.close();
     if (typeof source !== 'string') fs.rmSync(file, { force: true });

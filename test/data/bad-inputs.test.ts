@@ -146,3 +146,27 @@ test('a damaged compiled graph in the cache is compiled again, never used', asyn
   assert.deepEqual(Array.from(await c.run(x, 1)), Array.from(ref));
   c.dispose();
 });
+
+test('a truncated Keras .h5 (or just its first 512 bytes) is one clear error naming the file', async () => {
+  const tf = await import('@tensorflow/tfjs');
+  const { initTf } = await import('../../src/engine/tfjs/backend.js');
+  const { saveModelAsKerasH5, readKerasH5 } = await import('../../src/weights/keras-h5.js');
+  await initTf();
+  const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [64], units: 64, name: 'd1' }), tf.layers.dense({ units: 8, name: 'd2' })] });
+  const file = path.join(tmpDir('graft-h5-'), 'w.h5');
+  await saveModelAsKerasH5(m, file);
+  const size = fs.statSync(file).size;
+  for (const keep of [512, Math.floor(size / 2)]) {
+    const cut = file.replace('.h5', `-${keep}.h5`);
+    fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, keep));
+    let err: unknown;
+    try {
+      await readKerasH5(cut);
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(isGraftError(err), `a GraftError for ${keep} bytes, got: ${(err as Error)?.stack ?? 'no error'}`);
+    assert.ok(['E_WEIGHTS_DAMAGED', 'E_WEIGHTS_FORMAT'].includes(err.code), err.code);
+    assert.match(err.message, new RegExp(path.basename(cut).replace('.', '\\.')));
+  }
+});
