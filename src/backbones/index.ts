@@ -171,16 +171,14 @@ export async function openBackbone(ref: string, o: OpenBackboneOptions = {}): Pr
     base,
     cacheKey: key,
     extractor: (e = {}) => {
-      const frozen = e.frozen ?? (e.pooling ? pooledModel(base, e.pooling) : base);
+      const frozen = e.frozen ?? (e.pooling ? withGlobalPool(base, e.pooling, 'graft_embed_pool') : base);
       return frozenExtractor(frozen, size, { preprocess, cacheDir: o.cacheDir }, () => compileNote(`${name} up to ${cut}`), (b) => owned.push(b));
     },
     pooledAt: (cuts, pooling) => {
       const graph = modelGraph(base);
       const pooledOne = (c: string, i: number) => {
         const t = resolveCut(base, c, spec, graph).tensor;
-        const name = cuts.length === 1 ? HEAD_LAYER_NAMES.pool : `graft_cut_pool_${i}`;
-        const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name }) : tf.layers.globalAveragePooling2d({ name });
-        return t.shape.length === 4 ? (layer.apply(t) as tf.SymbolicTensor) : t;
+        return globalPool(t, pooling, cuts.length === 1 ? HEAD_LAYER_NAMES.pool : `graft_cut_pool_${i}`);
       };
       const parts = cuts.map(pooledOne);
       const out = parts.length === 1 ? parts[0]! : (tf.layers.concatenate({ name: HEAD_LAYER_NAMES.pool }).apply(parts) as tf.SymbolicTensor);
@@ -218,17 +216,32 @@ export const pooledAt = (cut: string, pooling: 'avg' | 'max'): string => `${cut}
  */
 export function splitForHead(bb: Backbone, full: tf.LayersModel, pooling: 'avg' | 'max'): { top: tf.LayersModel; extractor: Extractor; key: CacheKey; pooledCut: string } {
   if (bb.kind === 'onnx') return { top: full, extractor: bb.extractor(), key: bb.cacheKey(), pooledCut: bb.cut };
-  const pooled = full.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool);
-  const pooledCut = pooled ? HEAD_LAYER_NAMES.pool : bb.cut;
+  const { pooledCut, key } = headFeatures(bb, full, pooling);
   const split = splitAt(full, pooledCut, bb.spec);
-  return { top: split.top, extractor: bb.extractor({ frozen: split.frozen }), key: bb.cacheKey(pooled ? pooledAt(bb.cut, pooling) : bb.cut), pooledCut };
+  return { top: split.top, extractor: bb.extractor({ frozen: split.frozen }), key, pooledCut };
 }
 
-function pooledModel(base: tf.LayersModel, pooling: 'avg' | 'max'): tf.LayersModel {
+/**
+ * Where the head of `full` reads its features (its pooling layer when it pools, else the cut)
+ * and the feature-cache key of those features.
+ */
+export function headFeatures(bb: Backbone, full: tf.LayersModel, pooling: 'avg' | 'max'): { pooledCut: string; key: CacheKey } {
+  const pooled = full.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool);
+  return { pooledCut: pooled ? HEAD_LAYER_NAMES.pool : bb.cut, key: bb.cacheKey(pooled ? pooledAt(bb.cut, pooling) : bb.cut) };
+}
+
+/** Global average (or max) pooling of a 4-D tensor, in a layer named `name`; other ranks pass through. */
+function globalPool(t: tf.SymbolicTensor, pooling: 'avg' | 'max', name: string): tf.SymbolicTensor {
+  if (t.shape.length !== 4) return t;
+  const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name }) : tf.layers.globalAveragePooling2d({ name });
+  return layer.apply(t) as tf.SymbolicTensor;
+}
+
+/** `base` followed by global pooling of its output (a 2-D output is returned as it is). */
+export function withGlobalPool(base: tf.LayersModel, pooling: 'avg' | 'max', name: string): tf.LayersModel {
   const out = base.outputs[0]!;
   if (out.shape.length !== 4) return base;
-  const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name: 'graft_embed_pool' }) : tf.layers.globalAveragePooling2d({ name: 'graft_embed_pool' });
-  return tf.model({ inputs: base.inputs, outputs: layer.apply(out) as tf.SymbolicTensor, name: `${base.name}_pooled` });
+  return tf.model({ inputs: base.inputs, outputs: globalPool(out, pooling, name), name: `${base.name}_pooled` });
 }
 
 /**

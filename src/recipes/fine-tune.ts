@@ -6,7 +6,7 @@ import { featureSource, type FeatureSet } from '../features/feature-set.js';
 import { shareFineTuneCut } from '../features/shared-cut.js';
 import { engineOptions, scheduleFor, fineTuneCut, discriminativeGroups } from './policy.js';
 import { freeze } from '../transfer/freeze.js';
-import { HEAD_LAYER_NAMES } from '../transfer/head.js';
+import { headFeatures } from '../backbones/index.js';
 import type { CacheKey } from '../features/cached.js';
 import { headStage } from './head.js';
 import { epochsOf, type RecipeContext, type RecipeResult } from './context.js';
@@ -24,8 +24,7 @@ export async function fineTuneRecipe(ctx: RecipeContext): Promise<RecipeResult> 
     throw new GraftError('E_FINE_TUNE_BLOCKS', `Cannot fine-tune blocks of ${bb.ref}: its architecture "${bb.name}" is not in the zoo, so its blocks are unknown.`, 'Drop --fine-tune-blocks.');
   }
   const ft = fineTuneCut(spec, o.fineTuneBlocks);
-  const pooledCut = full.layers.some((l) => l.name === HEAD_LAYER_NAMES.pool) ? HEAD_LAYER_NAMES.pool : bb.cut;
-  const headKey = bb.cacheKey(pooledCut === bb.cut ? bb.cut : `${bb.cut}+${o.pooling}pool`);
+  const { pooledCut, key: headKey } = headFeatures(bb, full, o.pooling);
   const shared = ft.cut ? await shareFineTuneCut(full, spec, ft.cut, pooledCut, data, { ...headKey, cut: ft.cut }, { preprocess: bb.preprocess, size: bb.inputSize, cacheDir: o.cacheDir, onEvent: ctx.onEvent }) : undefined;
   try {
     if (shared) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
-import { candidateCuts, pooledAt } from '../backbones/index.js';
+import { candidateCuts, pooledAt, withGlobalPool } from '../backbones/index.js';
 import { extractFeatures, type Extractor } from '../features/extract.js';
 import type { DatasetItem } from '../data/dataset.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
@@ -72,7 +72,8 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   const fitRows: FeatureSet = { data: rows.data.subarray(0, fitN * (rows.data.length / Math.max(1, rows.labels.length))), shape: rows.shape, labels: rows.labels.subarray(0, fitN), paths: rows.paths.slice(0, fitN) };
   const picked = split(fitRows, cuts, dims).filter((b) => chosen.cuts.includes(b.name));
   const pickedRows = (f: FeatureSet) => columns(f, blocks, chosen.cuts);
-  const base = bb.pooledAt ? bb.pooledAt(chosen.cuts, o.pooling) : pooledFeatureInput(bb.base, o.pooling);
+  // ONNX backbones: their features, pooled in TF.js as the exported head sees them.
+  const base = bb.pooledAt ? bb.pooledAt(chosen.cuts, o.pooling) : withGlobalPool(bb.base, o.pooling, HEAD_LAYER_NAMES.pool);
   let model: tf.LayersModel;
   let headModel: tf.LayersModel;
   let solver: Record<string, unknown> = {};
@@ -188,13 +189,6 @@ function columns(f: FeatureSet, blocks: ProbeBlock[], chosen: string[]): Feature
   return { data, shape: [d], labels: f.labels, paths: f.paths };
 }
 
-/** An ONNX backbone's features, pooled in TF.js as the exported head sees them. */
-function pooledFeatureInput(base: tf.LayersModel, pooling: 'avg' | 'max'): tf.LayersModel {
-  const x = base.outputs[0]!;
-  if (x.shape.length !== 4) return base;
-  const layer = pooling === 'max' ? tf.layers.globalMaxPooling2d({ name: HEAD_LAYER_NAMES.pool }) : tf.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.pool });
-  return tf.model({ inputs: base.inputs, outputs: layer.apply(x) as tf.SymbolicTensor, name: `${base.name}_pooled` });
-}
 
 /** One line per candidate: its best head's score. */
 function summary(scores: ProbeScore[]): string[] {
