@@ -58,6 +58,14 @@ export const trainOptionsSchema = z
     cacheDir: z.string().optional(),
     /** Replace Graft's own earlier model directory at `out` (never anything else). */
     force: z.boolean().default(false),
+    /**
+     * Continue an interrupted run from its checkpoint (`<out>.checkpoint`); an error when there
+     * is none or it belongs to other data or options. Without it (and without `restart`) a run
+     * resumes when it finds its own checkpoint, and says so.
+     */
+    resume: z.boolean().default(false),
+    /** Ignore any checkpoint beside `out` and start the run over. */
+    restart: z.boolean().default(false),
     /** Also write every event (stages, progress, warnings) to this file as JSON lines. */
     log: z.string().optional(),
     quiet: z.boolean().default(false),

@@ -53,6 +53,8 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'cache folder (default $GRAFT_HOME)')
     .option('--config <file>', 'read options from a JSON or YAML file (flags override it)')
     .option('--force', "replace Graft's own earlier output at --out (never anything else)")
+    .option('--resume', 'continue the interrupted run from its checkpoint (<out>.checkpoint); without it a run resumes when the checkpoint is its own')
+    .option('--restart', 'ignore a checkpoint beside --out and start over')
     .option('--log <file>', 'also write every event (stages, progress, warnings) to this file as JSON lines')
     .option('--quiet', 'no progress output');
 }

@@ -12,6 +12,15 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
+  /** The generator's whole state: a later `setState` of it continues the same stream. */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0;
+  }
+
   /** Uniform float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -39,6 +39,12 @@ export function staticHeadEngine(model: tf.LayersModel): TrainingEngine {
         t.dispose();
       });
     },
+    getState() {
+      return { weights: this.getWeights(), optimizer: [], steps: [], rng: 0 };
+    },
+    setState(st) {
+      this.setWeights(st.weights);
+    },
     async syncToModel() {},
     dispose() {},
   };

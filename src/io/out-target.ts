@@ -18,7 +18,7 @@ import { GraftError } from '../errors.js';
 export const MODEL_DIR_FILES: ReadonlySet<string> = new Set(['graft.json', 'model.json', 'weights.bin', 'model.onnx', 'report.html', 'train-log.jsonl']);
 
 /** The names Graft writes into a training checkpoint folder (`<out>.checkpoint`). */
-const CHECKPOINT_FILES: ReadonlySet<string> = new Set(['train-log.jsonl', 'model']);
+const CHECKPOINT_FILES: ReadonlySet<string> = new Set(['train-log.jsonl', 'resume', 'model']);
 
 export interface OutTargetOptions {
   /** Replace Graft's own earlier output (never anything else). */

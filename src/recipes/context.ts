@@ -8,9 +8,10 @@ import path from 'node:path';
 import { createEngine, engineLabel } from '../engine/index.js';
 import type { EngineOptions, TrainingEngine } from '../train/engine.js';
 import type { Callback, EpochLogs } from '../train/fit.js';
-import { earlyStopping, jsonlLogger, checkpoint, fitEvents } from '../train/callbacks/index.js';
-import { withStagedDir } from '../io/atomic.js';
-import { fileSaveHandler } from '../io/tfjs-files.js';
+import { earlyStopping, jsonlLogger, fitEvents } from '../train/callbacks/index.js';
+import { fit, type BatchSource, type History } from '../train/fit.js';
+import type { Schedule } from '../train/schedules.js';
+import { saveResumePoint, truncateLog, type ResumePoint, type RunFingerprint, type StageRecord } from './resume.js';
 import { resolveAugment, augmentPixels, randomResizedCrop } from '../data/augment.js';
 import type { DatasetItem } from '../data/dataset.js';
 import type { Backbone } from '../backbones/index.js';
@@ -58,6 +59,8 @@ export class RecipeContext {
   readonly engines = new Set<string>();
   backboneRuns = 0;
   readonly logFile: string;
+  /** Records of the fit stages run so far (a resumed run starts with the checkpoint's). */
+  private readonly done: StageRecord[] = [];
 
   constructor(
     readonly o: ResolvedTrainOptions,
@@ -66,10 +69,15 @@ export class RecipeContext {
     readonly onEvent: (e: GraftEvent) => void,
     /** The per-run checkpoint folder beside the model directory (`<out>.checkpoint`). */
     readonly ckptDir: string,
+    /** What makes a checkpoint this run's (written into every checkpoint). */
+    readonly fingerprint: RunFingerprint,
+    /** The checkpoint to continue from, when resuming. */
+    private readonly resume?: ResumePoint,
   ) {
     fs.mkdirSync(ckptDir, { recursive: true });
     this.logFile = path.join(ckptDir, 'train-log.jsonl');
-    fs.rmSync(this.logFile, { force: true });
+    if (resume) truncateLog(this.logFile, resume.logBytes);
+    else fs.rmSync(this.logFile, { force: true });
   }
 
   /** The backbone's base with a new head (seeded: the head always, the whole network from scratch). */
@@ -95,24 +103,49 @@ export class RecipeContext {
     return e;
   }
 
-  /** Progress, early stopping, the JSONL log and a per-epoch checkpoint of `full`. */
-  callbacks(stage: string, full: tf.LayersModel): Callback[] {
+  /** Progress, the non-finite-loss stop, early stopping (--early-stopping) and the JSONL log. */
+  callbacks(stage: string): Callback[] {
     const o = this.o;
     const cbs: Callback[] = [];
     cbs.push(fitEvents(stage, this.onEvent), finiteLoss(stage));
     if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
     cbs.push(jsonlLogger(this.logFile));
-    const classes = this.data.classes;
-    cbs.push(
-      checkpoint(async ({ engine: e, epoch }) => {
-        await e.syncToModel();
-        await withStagedDir(path.join(this.ckptDir, 'model'), async (dir) => {
-          await full.save(fileSaveHandler(path.join(dir, 'model.json')));
-          fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ stage, epoch, classes, savedAt: new Date().toISOString() }));
-        });
-      }),
-    );
     return cbs;
+  }
+
+  /**
+   * One fit stage of the run, checkpointed after every epoch (only what trains: the engine's
+   * state, the fit's position, callback states) and resumed from the checkpoint when the run
+   * continues one: a stage the checkpoint had finished is not run again (its record is
+   * returned); the stage in progress continues at its next epoch.
+   */
+  async fitStage(stage: string, engine: TrainingEngine, sources: { train: BatchSource; val?: BatchSource }, opts: { epochs: number; schedule: Schedule; callbacks?: Callback[] }): Promise<History> {
+    const index = this.done.length;
+    const r = this.resume;
+    if (r && r.stageIndex > index) {
+      const rec = r.done[index]!;
+      this.done.push(rec);
+      this.say(`Resuming: the ${stage} stage finished before the interruption (${rec.epochs.length} epochs)`);
+      return { epochs: rec.epochs, stopReason: rec.stopReason };
+    }
+    const resume = r && r.stageIndex === index ? r.fit : undefined;
+    if (resume) {
+      engine.setState(r!.engine);
+      this.say(`Resuming the ${stage} stage after epoch ${resume.epoch} of ${opts.epochs} (checkpoint ${this.ckptDir})`, 'stage');
+    }
+    const callbacks = [...this.callbacks(stage), ...(opts.callbacks ?? [])];
+    const h = await fit(engine, sources, {
+      epochs: opts.epochs,
+      schedule: opts.schedule,
+      callbacks,
+      resume,
+      save: async (f) => {
+        const logBytes = fs.existsSync(this.logFile) ? fs.statSync(this.logFile).size : 0;
+        await saveResumePoint(this.ckptDir, { fingerprint: this.fingerprint, stageIndex: index, stage, done: this.done, fit: f, engine: engine.getState(), logBytes });
+      },
+    });
+    this.done.push({ stage, epochs: h.epochs, stopReason: h.stopReason });
+    return h;
   }
 
   /** Rows of `items` through `ex`: from the feature cache when `key` is given, else computed. */

@@ -1,6 +1,5 @@
 import { GraftError } from '../errors.js';
 import type * as tf from '@tensorflow/tfjs';
-import { fit } from '../train/fit.js';
 import { pixelExtractor, type Extractor } from '../features/extract.js';
 import { featureSource, type FeatureSet } from '../features/feature-set.js';
 import { shareFineTuneCut } from '../features/shared-cut.js';
@@ -55,7 +54,7 @@ export async function fineTuneRecipe(ctx: RecipeContext): Promise<RecipeResult> 
     const lr = o.lr * o.fineTuneLrFactor;
     const epochs = o.fineTuneEpochs ?? Math.max(1, Math.ceil(epochsOf(o) / 2));
     const engine = await ctx.engine(top, { ...engineOptions(o, train.labels, ctx.classes, groups), optimizer: { type: o.optimizer, lr, momentum: o.momentum, weightDecay: o.weightDecay } });
-    const r = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: val.labels.length ? featureSource(val, { batchSize: 64 }) : undefined }, { epochs, schedule: scheduleFor(o, lr), callbacks: ctx.callbacks('fine-tune', full) });
+    const r = await ctx.fitStage('fine-tune', engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed + 1 }), val: val.labels.length ? featureSource(val, { batchSize: 64 }) : undefined }, { epochs, schedule: scheduleFor(o, lr) });
     await engine.syncToModel();
     ctx.recordStage('fine-tune', r.epochs, { lr, cut: ft.cut, blocks: ft.blocks, groups: groups.map((g) => ({ name: g.name, lrMultiplier: g.lrMultiplier })) });
     const evalFeatures = await ctx.testFeatures(ex, key, ft.cut === null ? 'decode test' : 'backbone test (fine-tune cut)', val);

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { fit, type EpochLogs } from '../train/fit.js';
+import type { EpochLogs } from '../train/fit.js';
 import { lrFind } from '../train/lr-find.js';
 import { earlyStopping } from '../train/callbacks/index.js';
 import { splitForHead } from '../backbones/index.js';
@@ -30,9 +30,8 @@ export async function headStage(
   const lr = budget?.lr ?? o.lr;
   const engine = await ctx.engine(split.top, { ...engineOptions(o, train.labels, ctx.classes), optimizer: { type: o.optimizer, lr, momentum: o.momentum, weightDecay: o.weightDecay } });
   ctx.say(`Training the head (${epochs} epochs at ${lr.toExponential(2)}${budget ? `: ${budget.why}` : ''})`, 'stage');
-  const callbacks = ctx.callbacks('head', full);
-  if (budget && val.labels.length && o.earlyStopping === 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience: budget.patience, restoreBestWeights: true }));
-  const h = await fit(engine, { train: trainSource, val: val.labels.length ? featureSource(val, { batchSize: 128 }) : undefined }, { epochs, schedule: scheduleFor(o, lr), callbacks });
+  const callbacks = budget && val.labels.length && o.earlyStopping === 0 ? [earlyStopping({ monitor: 'valLoss', patience: budget.patience, restoreBestWeights: true })] : [];
+  const h = await ctx.fitStage('head', engine, { train: trainSource, val: val.labels.length ? featureSource(val, { batchSize: 128 }) : undefined }, { epochs, schedule: scheduleFor(o, lr), callbacks });
   await engine.syncToModel();
   ctx.recordStage('head', h.epochs, { lr, cut: bb.cut, ...(budget ? { lrFound: true, stepBudget: budget.steps, earlyStopping: val.labels.length > 0, stopReason: h.stopReason } : {}) });
   return { engine, epochs: h.epochs, val, split };

@@ -1,4 +1,3 @@
-import { fit } from '../train/fit.js';
 import { recomputeBatchNormStats } from '../train/precise-bn.js';
 import { pixelExtractor } from '../features/extract.js';
 import { featureSource } from '../features/feature-set.js';
@@ -20,7 +19,7 @@ export async function scratchRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   // From random weights BatchNorm must normalise with batch statistics (there is nothing
   // pretrained to keep in inference mode).
   const engine = await ctx.engine(full, { ...engineOptions(o, train.labels, ctx.classes), trainBatchNormStats: true });
-  const h = await fit(engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: val.labels.length ? featureSource(val, { batchSize: 64 }) : undefined }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr), callbacks: ctx.callbacks('scratch', full) });
+  const h = await ctx.fitStage('scratch', engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: val.labels.length ? featureSource(val, { batchSize: 64 }) : undefined }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr) });
   // Batch statistics → precise moving statistics before any inference-mode evaluation.
   await engine.syncToModel();
   await recomputeBatchNormStats(full, featureSource(train, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));

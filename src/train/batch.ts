@@ -16,8 +16,7 @@ export function checkBatch(b: StepBatch): number {
   return n;
 }
 
-/** A seeded uniform [0, 1) stream for dropout (Graft's one PRNG, data/rng.ts); unseeded → random. */
-export function dropoutStream(seed?: number): () => number {
-  const r = new Rng(seed ?? Math.floor(Math.random() * 2 ** 32));
-  return () => r.next();
+/** A seeded generator for dropout (Graft's one PRNG, data/rng.ts); unseeded → random. Its state travels in checkpoints. */
+export function dropoutStream(seed?: number): Rng {
+  return new Rng(seed ?? Math.floor(Math.random() * 2 ** 32));
 }

@@ -56,6 +56,21 @@ export interface StepResult {
   count: number;
 }
 
+/**
+ * Everything an engine holds that training changes, so a run resumed from it continues bit for
+ * bit: the model's weights (as `getWeights`), the optimiser's slots and step counts, and the
+ * dropout generator's state.
+ */
+export interface EngineState {
+  weights: Float32Array[];
+  /** Optimiser slots (moments, momentum buffers) in the engine's own fixed order. */
+  optimizer: Float32Array[];
+  /** Optimiser step counts (Adam's bias correction). */
+  steps: number[];
+  /** The dropout generator's state. */
+  rng: number;
+}
+
 export interface TrainingEngine {
   readonly name: string;
   /** One optimisation step at base learning rate `lr` (group multipliers applied inside). */
@@ -67,6 +82,10 @@ export interface TrainingEngine {
   /** Snapshot / restore of all weights (early stopping's restore-best). */
   getWeights(): Float32Array[];
   setWeights(w: Float32Array[]): void;
+  /** A copy of the whole training state (checkpoints for resume). */
+  getState(): EngineState;
+  /** Put back a state from `getState` of an engine built the same way (same model, options). */
+  setState(s: EngineState): void;
   /** Make sure the TF.js model holds the trained weights (a no-op for the TF.js engine). */
   syncToModel(): Promise<void>;
   dispose(): void;
@@ -92,4 +111,12 @@ export function checkWeights(expected: readonly WeightSlot[], given: readonly Fl
     const size = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
     if (given[i].length !== size) throw new GraftError('E_WEIGHTS_MISMATCH', `Weight "${w.name}" has ${size} values (shape [${w.shape.join(', ')}]); received ${given[i].length}.`);
   });
+}
+
+/** The check of `setState`: the optimiser part must match the engine's own slots. */
+export function checkState(slots: readonly number[], steps: number, given: EngineState): void {
+  const sizes = given.optimizer.map((a) => a.length);
+  if (sizes.length !== slots.length || sizes.some((n, i) => n !== slots[i]) || given.steps.length !== steps || !Number.isInteger(given.rng)) {
+    throw new GraftError('E_WEIGHTS_MISMATCH', `The training state does not fit this engine: it has ${given.optimizer.length} optimiser slot(s) and ${given.steps.length} step count(s); the engine has ${slots.length} and ${steps}.`, 'Resume with the same options and model that wrote the state.');
+  }
 }

@@ -61,8 +61,29 @@ export interface FitContext {
   stop(reason?: string): void;
 }
 
+/**
+ * Where a fit stood after an epoch and all its callbacks: with the engine's `getState()`, enough
+ * to continue the run exactly where it was (`FitOptions.resume`).
+ */
+export interface FitResume {
+  /** The next epoch to run (== epochs when the run had finished). */
+  epoch: number;
+  /** Steps completed. */
+  step: number;
+  history: EpochLogs[];
+  /** True when a callback had stopped training (early stopping). */
+  stopped: boolean;
+  stopReason?: string;
+  /** Each callback's `getState()`, by position in `callbacks` (undefined for stateless ones). */
+  callbacks: unknown[];
+}
+
 /** Keras hook names; every hook is optional and may be async (fit awaits it). */
 export interface Callback {
+  /** State a resumed run needs (JSON values and Float32Arrays); stateless callbacks omit it. */
+  getState?(): unknown;
+  /** Put back a `getState()` value; called after `onTrainBegin` of a resumed fit. */
+  setState?(state: unknown): void;
   onTrainBegin?(ctx: FitContext): void | Promise<void>;
   onEpochBegin?(epoch: number, ctx: FitContext): void | Promise<void>;
   onBatchBegin?(batch: number, ctx: FitContext): void | Promise<void>;
@@ -84,6 +105,13 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** Epoch to start at (Keras `initialEpoch`), for resuming from a checkpoint. */
   initialEpoch?: number;
+  /**
+   * Continue a run from its {@link FitResume} (the engine's state must be put back by the
+   * caller): history, step, callback states and a stop decision are restored.
+   */
+  resume?: FitResume;
+  /** Called after every epoch once all callbacks ran, with what `resume` needs to continue from there. */
+  save?(resume: FitResume): Promise<void>;
 }
 
 /**
@@ -99,12 +127,15 @@ export interface FitOptions {
  * console.log(history.epochs.at(-1)?.valAcc);
  */
 export async function fit(engine: TrainingEngine, data: { train: BatchSource; val?: BatchSource }, opts: FitOptions): Promise<History> {
-  const { epochs } = opts;
-  const initialEpoch = opts.initialEpoch ?? 0;
+  const { epochs, resume } = opts;
+  const initialEpoch = resume?.epoch ?? opts.initialEpoch ?? 0;
   if (!Number.isInteger(epochs) || epochs < 1) {
     throw new GraftError('E_BAD_EPOCHS', `epochs must be an integer >= 1. Received: epochs=${epochs}.`);
   }
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
+  if (resume && (resume.epoch > epochs || resume.callbacks.length !== (opts.callbacks ?? []).length)) {
+    throw new GraftError('E_RESUME_MISMATCH', `The checkpoint does not fit this run: it stopped at epoch ${resume.epoch} with ${resume.callbacks.length} callback(s); this run has ${epochs} epochs and ${(opts.callbacks ?? []).length} callback(s).`, 'Resume with the options that started the run, or start over.');
+  }
+  if (!resume && (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs)) {
     throw new GraftError('E_BAD_EPOCHS', `initialEpoch must be an integer in [0, epochs). Received: initialEpoch=${initialEpoch}, epochs=${epochs}.`);
   }
   const stepsPerEpoch = data.train.size;
@@ -137,6 +168,12 @@ export async function fit(engine: TrainingEngine, data: { train: BatchSource; va
   const aborted = () => opts.signal?.aborted === true;
 
   await emit('onTrainBegin', ctx);
+  if (resume) {
+    history.epochs.push(...resume.history);
+    ctx.step = resume.step;
+    callbacks.forEach((cb, i) => resume.callbacks[i] != null && cb.setState?.(resume.callbacks[i]));
+    if (resume.stopped) ctx.stop(resume.stopReason);
+  }
   for (let epoch = initialEpoch; epoch < epochs && !ctx.stopTraining && !aborted(); epoch++) {
     await emit('onEpochBegin', epoch, ctx);
     const t0 = performance.now();
@@ -169,6 +206,7 @@ export async function fit(engine: TrainingEngine, data: { train: BatchSource; va
     logs.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(logs);
     await emit('onEpochEnd', logs, ctx);
+    await opts.save?.({ epoch: epoch + 1, step: ctx.step, history: [...history.epochs], stopped: ctx.stopTraining, stopReason: history.stopReason, callbacks: callbacks.map((cb) => cb.getState?.()) });
   }
   if (aborted()) {
     history.aborted = true;

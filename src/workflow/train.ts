@@ -18,6 +18,8 @@ import { prepareData, type PreparedData } from '../data/prepare.js';
 import { composePipeline } from '../backbones/onnx.js';
 import { trainManifest, reportNotes } from './train-manifest.js';
 import { eventLog } from '../io/event-log.js';
+import { GraftError } from '../errors.js';
+import { loadResumePoint, runFingerprint } from '../recipes/resume.js';
 import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
 export { prepareData, type PreparedData } from '../data/prepare.js';
@@ -71,7 +73,15 @@ export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent
   say(`Loading ${o.backbone} (weights: ${backboneKind(o.backbone) === 'onnx' ? 'in the ONNX file' : o.weights})`, 'stage');
   const bb = await openBackbone(o.backbone, { weights: o.weights, cut: o.cut, preprocess: o.preprocess, inputSize, cacheDir: o.cacheDir, onEvent });
   try {
-    const ctx = new RecipeContext(o, data, bb, onEvent, ckptDir);
+    if (o.resume && o.restart) throw new GraftError('E_BAD_OPTIONS', '--resume and --restart cannot be combined: one continues the checkpoint, the other discards it.', 'Pass one of them.');
+    const fingerprint = runFingerprint(o, data);
+    // Computed heads (probe, few-shot) have no epochs to resume: their slow part, the backbone
+    // pass, is kept in the feature cache as it goes.
+    const gradient = recipe !== 'probe' && recipe !== 'few-shot';
+    if (o.resume && !gradient) say(`--resume: nothing to resume with the ${recipe} recipe (no epochs); features already computed come from the cache`, 'warning');
+    const resume = gradient ? loadResumePoint(ckptDir, fingerprint, o.resume ? true : o.restart ? false : undefined, (m) => say(m, 'warning')) : undefined;
+    if (resume) say(`Found this run's checkpoint (${resume.stage} stage, ${resume.fit.epoch} epoch(s) done): resuming; pass --restart to start over`, 'warning');
+    const ctx = new RecipeContext(o, data, bb, onEvent, ckptDir, fingerprint, resume);
     ctx.skipped.push(...data.skipped);
     const r = await RECIPES[recipe](ctx);
 

@@ -210,6 +210,27 @@ for (const f of FACTORIES) {
       if (f.trains) assert.ok(maxDiff(modelPredict(smallModel(), batch), viaEngine) > 1e-4, 'the engine did not train (syncToModel check is vacuous)');
     });
 
+    if (f.trains) {
+      test('getState → setState continues training bit for bit (optimiser slots, step counts, dropout stream); a foreign state throws', async () => {
+        await fresh();
+        await train(3);
+        const snap = engine.getState();
+        await train(3);
+        const straight = engine.getWeights();
+        // A second engine on a fresh model, given the snapshot, takes the same three steps.
+        const other = await f.make(smallModel(9));
+        other.setState(snap);
+        for (let s = 0; s < 3; s++) await other.trainStep(toyBatch(100 + s), LR);
+        assert.deepEqual(other.getWeights(), straight, 'the resumed engine drifted from the uninterrupted one');
+        // Without the optimiser state (zeroed slots) the same steps give other weights: the check can fail.
+        other.setState({ ...snap, optimizer: snap.optimizer.map((a) => new Float32Array(a.length)), steps: snap.steps.map(() => 0) });
+        for (let s = 0; s < 3; s++) await other.trainStep(toyBatch(100 + s), LR);
+        assert.notDeepEqual(other.getWeights(), straight);
+        assert.throws(() => other.setState({ ...snap, optimizer: snap.optimizer.slice(1) }), isCode('E_WEIGHTS_MISMATCH'));
+        other.dispose();
+      });
+    }
+
     test('dispose does not throw (twice included)', async () => {
       await fresh();
       assert.doesNotThrow(() => engine.dispose());

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fit, HOOK_NAMES, type BatchSource, type Callback } from '../../src/train/fit.js';
+import { fit, HOOK_NAMES, type BatchSource, type Callback, type FitResume } from '../../src/train/fit.js';
 import type { StepBatch, StepResult, TrainingEngine } from '../../src/train/engine.js';
 import { constant, oneCycle } from '../../src/train/schedules.js';
 import { earlyStopping, checkpoint, jsonlLogger, callbackFromFns, progressBar, atomicWriteFile } from '../../src/train/callbacks/index.js';
@@ -34,6 +34,13 @@ class FakeEngine implements TrainingEngine {
   }
   setWeights(w: Float32Array[]) {
     this.w = w[0].slice();
+  }
+  getState() {
+    return { weights: [this.w.slice()], optimizer: [], steps: [], rng: this.evalCalls };
+  }
+  setState(s: { weights: Float32Array[]; rng: number }) {
+    this.w = s.weights[0].slice();
+    this.evalCalls = s.rng;
   }
   async syncToModel() {}
   dispose() {}
@@ -146,6 +153,34 @@ test('early stopping: minDelta, max mode for accuracy, and a clear error without
   assert.equal(es.bestEpoch, 0);
   await assert.rejects(fit(new FakeEngine(), { train: source(1) }, { epochs: 2, callbacks: [earlyStopping()] }), (e: unknown) => e instanceof GraftError && /valLoss" is not in the epoch logs/.test(e.message));
   assert.throws(() => earlyStopping({ monitor: 'val_loss' as never }), /Should be one of: loss, acc, valLoss, valAcc/);
+});
+
+test('fit resumes from any epoch\'s save (early stopping state, best weights and a stop decision included) with the uninterrupted history', async () => {
+  const losses = [1.0, 0.5, 0.6, 0.4, 0.7, 0.8, 0.9, 0.95];
+  const straightEngine = new FakeEngine(losses);
+  const saves: FitResume[] = [];
+  const states: ReturnType<FakeEngine['getState']>[] = [];
+  const es = () => earlyStopping({ monitor: 'valLoss', patience: 2, restoreBestWeights: true });
+  const straight = await fit(straightEngine, { train: source(3), val: source(1) }, {
+    epochs: 8,
+    callbacks: [es()],
+    save: async (r) => void (saves.push(JSON.parse(JSON.stringify(r, (_k, v) => (v instanceof Float32Array ? Array.from(v) : v)))), states.push(straightEngine.getState())),
+  });
+  assert.equal(straight.epochs.length, 6, 'stopped after epochs 5 and 6 did not beat epoch 4');
+  assert.equal(saves.length, 6);
+  assert.equal(saves.at(-1)!.stopped, true);
+  for (let k = 0; k < saves.length; k++) {
+    // Float32Arrays went through JSON as plain arrays (as a checkpoint file would store them): back to typed.
+    const r = saves[k]!;
+    r.callbacks = r.callbacks.map((c) => (c && typeof c === 'object' && 'bestWeights' in c && Array.isArray((c as { bestWeights?: number[] }).bestWeights) ? { ...c, bestWeights: (c as { bestWeights: number[][] }).bestWeights.map((w) => Float32Array.from(w)) } : c));
+    const e = new FakeEngine(losses);
+    e.setState(states[k]!);
+    const h = await fit(e, { train: source(3), val: source(1) }, { epochs: 8, callbacks: [es()], resume: r });
+    assert.deepEqual(h.epochs.map(({ seconds: _s, ...l }) => l), straight.epochs.map(({ seconds: _s, ...l }) => l), `resumed after epoch ${k + 1}`);
+    assert.equal(h.stopReason, straight.stopReason);
+    assert.deepEqual(e.w, straightEngine.w, `final (best) weights after resuming at epoch ${k + 1}`);
+  }
+  await assert.rejects(fit(new FakeEngine(), { train: source(1) }, { epochs: 2, callbacks: [], resume: { ...saves[0]!, callbacks: [null] } }), (e: unknown) => e instanceof GraftError && e.code === 'E_RESUME_MISMATCH');
 });
 
 test('checkpoint saves after every epoch (or every N / best only) and savers write atomically', async () => {

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { env } from '../../env.js';
 import { GraftError } from '../../errors.js';
-import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
+import { checkState, checkWeights, type EngineFactory, type EngineOptions, type EngineState, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
+import type { Rng } from '../../data/rng.js';
 import { compileInfer, compileTrainStep, type InferGraph, type TrainGraph } from './compile.js';
 import { adamScalars } from './optim.js';
 import { fromGraphLayout, toGraphLayout } from './layout.js';
@@ -59,7 +60,7 @@ class OrtEngine implements TrainingEngine {
   /** Current value of every graph input that persists across steps (params, state). */
   private readonly values = new Map<string, ort.Tensor>();
   private readonly byVariable = new Map<tf.LayerVariable, Param>();
-  private readonly rng: () => number;
+  private readonly rng: Rng;
   private steps = 0;
   private disposed = false;
   /** The graph takes Adam's step scalars. */
@@ -177,6 +178,21 @@ class OrtEngine implements TrainingEngine {
     });
   }
 
+  getState(): EngineState {
+    this.assertLive();
+    const optimizer = this.train.state.map((st) => (this.values.get(st.name)!.data as Float32Array).slice());
+    return { weights: this.getWeights(), optimizer, steps: [this.steps], rng: this.rng.getState() };
+  }
+
+  setState(s: EngineState): void {
+    this.assertLive();
+    checkState(this.train.state.map((st) => st.shape.reduce((a, b) => a * b, 1)), 1, s);
+    this.setWeights(s.weights);
+    this.train.state.forEach((st, i) => this.values.set(st.name, new ort.Tensor('float32', s.optimizer[i]!.slice(), st.shape)));
+    this.steps = s.steps[0]!;
+    this.rng.setState(s.rng);
+  }
+
   async syncToModel(): Promise<void> {
     this.assertLive();
     tf.tidy(() => {
@@ -211,7 +227,7 @@ class OrtEngine implements TrainingEngine {
     const dims = shape.map((d) => (d < 0 ? n : d));
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     const keep = 1 / (1 - rate);
-    for (let i = 0; i < data.length; i++) data[i] = this.rng() >= rate ? keep : 0;
+    for (let i = 0; i < data.length; i++) data[i] = this.rng.next() >= rate ? keep : 0;
     return new ort.Tensor('float32', data, dims);
   }
 

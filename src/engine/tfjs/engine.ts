@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import './wasm-grads.js'; // conv gradients on wasm
 import { GraftError } from '../../errors.js';
-import { checkWeights, type EngineFactory, type EngineOptions, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
+import { checkState, checkWeights, type EngineFactory, type EngineOptions, type EngineState, type StepBatch, type StepResult, type TrainingEngine } from '../../train/engine.js';
+import type { Rng } from '../../data/rng.js';
 import { countCorrect, softmaxCrossEntropy } from './losses.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { checkBatch, dropoutStream } from '../../train/batch.js';
@@ -38,7 +39,7 @@ class TfjsEngine implements TrainingEngine {
   private readonly classes: number;
   private readonly trainPatches: Patch[];
   private readonly logitPatch: Patch;
-  private readonly rng: () => number;
+  private readonly rng: Rng;
   /** Unit scales lent to BatchNormalization layers built with scale: false (see unitScalePatch). */
   private readonly unitScales: tf.Tensor[] = [];
   private disposed = false;
@@ -56,7 +57,7 @@ class TfjsEngine implements TrainingEngine {
     this.logitPatch = logitsPatch(model);
     this.trainPatches = [
       ...flat.filter((l) => isBatchNorm(l.layer) && (l.frozen || opts.trainBatchNormStats === false)).map((l) => inferenceModePatch(l.layer)),
-      ...flat.filter((l) => l.layer.getClassName() === 'Dropout' || l.layer.getClassName().startsWith('SpatialDropout')).map((l) => dropoutSeedPatch(l.layer, this.rng)),
+      ...flat.filter((l) => l.layer.getClassName() === 'Dropout' || l.layer.getClassName().startsWith('SpatialDropout')).map((l) => dropoutSeedPatch(l.layer, () => this.rng.next())),
       ...flat.filter((l) => isBatchNorm(l.layer) && (l.layer as unknown as { gamma: unknown }).gamma == null).map((l) => unitScalePatch(l.layer, this.unitScales)),
     ];
   }
@@ -142,6 +143,19 @@ class TfjsEngine implements TrainingEngine {
     const vars = this.model.weights;
     checkWeights(vars, ws);
     tf.tidy(() => vars.forEach((v, i) => v.write(tf.tensor(ws[i], v.shape as number[]))));
+  }
+
+  getState(): EngineState {
+    const o = this.optimizer.getState();
+    return { weights: this.getWeights(), optimizer: o.slots, steps: o.steps, rng: this.rng.getState() };
+  }
+
+  setState(s: EngineState): void {
+    const own = this.optimizer.getState();
+    checkState(own.slots.map((a) => a.length), own.steps.length, s);
+    this.setWeights(s.weights);
+    this.optimizer.setState({ slots: s.optimizer, steps: s.steps });
+    this.rng.setState(s.rng);
   }
 
   async syncToModel(): Promise<void> {

@@ -19,7 +19,15 @@ export interface Optimizer {
   readonly type: OptimizerType;
   /** Applies one update; `lrs[i]` is the learning rate of `params[i]`, `grads[i]` may be null. */
   step(grads: Array<tf.Tensor | null>, lrs: number[]): void;
+  /** Copies of the slots (moments, buffers) and the step counts, for checkpoints. */
+  getState(): { slots: Float32Array[]; steps: number[] };
+  setState(s: { slots: Float32Array[]; steps: number[] }): void;
   dispose(): void;
+}
+
+const readVars = (vs: tf.Variable[]): Float32Array[] => vs.map((v) => (v.dataSync() as Float32Array).slice());
+function writeVars(vs: tf.Variable[], data: Float32Array[]): void {
+  tf.tidy(() => vs.forEach((v, i) => v.assign(tf.tensor(data[i]!, v.shape))));
 }
 
 export const OPTIMIZER_TYPES: readonly OptimizerType[] = ['adam', 'sgd', 'adamw'];
@@ -83,6 +91,14 @@ class Sgd implements Optimizer {
     });
   }
 
+  getState() {
+    return { slots: readVars(this.bufs), steps: [] };
+  }
+
+  setState(s: { slots: Float32Array[]; steps: number[] }): void {
+    writeVars(this.bufs, s.slots);
+  }
+
   dispose(): void {
     tf.dispose(this.bufs);
   }
@@ -129,6 +145,15 @@ class Adam implements Optimizer {
         p.assign(tf.sub(w, tf.mul(tf.div(mHat, denom), lr)));
       });
     });
+  }
+
+  getState() {
+    return { slots: [...readVars(this.m), ...readVars(this.v)], steps: [...this.t] };
+  }
+
+  setState(s: { slots: Float32Array[]; steps: number[] }): void {
+    writeVars([...this.m, ...this.v], s.slots);
+    s.steps.forEach((t, i) => (this.t[i] = t));
   }
 
   dispose(): void {

@@ -52,6 +52,8 @@ export function checkpoint(save: CheckpointSaver, opts: CheckpointOptions = {}):
     onTrainBegin() {
       monitor = newMonitor();
     },
+    getState: () => monitor.getState(),
+    setState: (st: unknown) => monitor.setState(st),
     async onEpochEnd(logs: EpochLogs, ctx: FitContext) {
       if (opts.saveBestOnly) {
         if (monitor.update(logs)) await save({ epoch: logs.epoch, logs, engine: ctx.engine, best: true });

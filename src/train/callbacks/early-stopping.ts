@@ -77,6 +77,14 @@ export function earlyStopping(opts: EarlyStoppingOptions = {}): EarlyStoppingCal
         ctx.stop(`early stopping: ${monitor.key} did not improve for ${wait} epoch(s) (best ${monitor.best.toPrecision(4)} at epoch ${monitor.bestEpoch + 1})`);
       }
     },
+    getState() {
+      return { monitor: monitor.getState(), wait, bestWeights, lastEpoch, stoppedEpoch: state.stoppedEpoch };
+    },
+    setState(st: unknown) {
+      const v = st as { monitor: unknown; wait: number; bestWeights?: Float32Array[]; lastEpoch: number; stoppedEpoch: number };
+      monitor.setState(v.monitor);
+      [wait, bestWeights, lastEpoch, state.stoppedEpoch] = [v.wait, v.bestWeights, v.lastEpoch, v.stoppedEpoch];
+    },
     onTrainEnd(_h: unknown, ctx: FitContext) {
       if (bestWeights && monitor.bestEpoch !== lastEpoch) {
         ctx.engine.setWeights(bestWeights);

@@ -41,6 +41,14 @@ export class Monitor {
     return v;
   }
 
+  getState(): { best: number; bestEpoch: number } {
+    return { best: this.best, bestEpoch: this.bestEpoch };
+  }
+
+  setState(s: unknown): void {
+    ({ best: this.best, bestEpoch: this.bestEpoch } = s as { best: number; bestEpoch: number });
+  }
+
   /** Record this epoch; true when it improved on the best by more than `minDelta`. NaN never improves. */
   update(logs: EpochLogs): boolean {
     const v = this.read(logs);
