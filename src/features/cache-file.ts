@@ -188,9 +188,13 @@ export class FeatureCache {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     const key = path.basename(this.file, '.feat');
+    // A snapshot: rows added while this write is under way go into the next one.
+    const chunks = [...this.chunks];
+    this.dirty = false;
     const sum = crypto.createHash('sha256');
-    for (const c of this.chunks) sum.update(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-    const header: Header = { version: 2, backboneKey: key, featureShape: [...this.featureShape], dtype: 'float32', hashes: this.hashes, paths: this.paths, sha256: sum.digest('hex') };
+    for (const c of chunks) sum.update(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+    const rows = chunks.reduce((a, c) => a + c.length / this.rowSize, 0);
+    const header: Header = { version: 2, backboneKey: key, featureShape: [...this.featureShape], dtype: 'float32', hashes: this.hashes.slice(0, rows), paths: this.paths.slice(0, rows), sha256: sum.digest('hex') };
     const json = Buffer.from(JSON.stringify(header), 'utf8');
     const pre = Buffer.alloc(align4(12 + json.length));
     pre.write(MAGIC, 0, 'latin1');
@@ -203,17 +207,17 @@ export class FeatureCache {
       try {
         await fh.writeFile(pre);
         // Chunks hold rows in the order of `hashes`, so writing them in turn is the matrix.
-        for (const c of this.chunks) await fh.writeFile(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+        for (const c of chunks) await fh.writeFile(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
         await fh.sync();
       } finally {
         await fh.close();
       }
       await fs.promises.rename(tmp, this.file);
     } catch (e) {
+      this.dirty = true;
       await fs.promises.rm(tmp, { force: true });
       throw e;
     }
-    this.dirty = false;
   }
 }
 

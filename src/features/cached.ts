@@ -4,6 +4,8 @@ import { hashItems } from '../data/hash.js';
 import type { DatasetItem } from '../data/dataset.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { extractFeatures, type Extractor, type ExtractResult } from './extract.js';
+import { withLock } from '../io/lock.js';
+import path from 'node:path';
 
 export interface CacheKey {
   backbone: string;
@@ -21,6 +23,8 @@ export interface CachedExtractOptions {
   onEvent?: GraftEventHandler;
   /** Disable the on-disk cache (always run the backbone). */
   noCache?: boolean;
+  /** Write rows computed so far at least this often (default 30 s), so a kill loses little. */
+  flushEveryMs?: number;
 }
 
 /**
@@ -37,7 +41,18 @@ export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: Ca
   if (opts.noCache) return extractFeatures(ex, items, { label: opts.label, batchSize: opts.batchSize, onProgress: emit });
   await hashItems(items.filter((i) => !i.hash));
   const k = backboneKey({ graphHash: key.backbone, weightsHash: key.weights, cut: key.cut, preprocess: key.preprocess, inputSize: key.size, decode: { fit: 'crop' } });
-  const cache = await FeatureCache.open(opts.cacheDir ? `${opts.cacheDir}/features` : defaultFeatureCacheDir(), k, ex.outputShape);
+  const dir = opts.cacheDir ? `${opts.cacheDir}/features` : defaultFeatureCacheDir();
+  // One process at a time fills an entry: a second run on the same backbone waits, then reads
+  // what the first computed instead of computing it again.
+  return withLock(path.join(dir, `${k}.lock`), () => fillFromCache(ex, items, dir, k, opts), {
+    onWait: (holder) => emit?.({ type: 'info', message: `Waiting for another Graft process (${holder}) that is computing the same backbone features` }),
+  });
+}
+
+
+async function fillFromCache(ex: Extractor, items: DatasetItem[], dir: string, k: string, opts: CachedExtractOptions): Promise<ExtractResult> {
+  const emit = opts.onEvent;
+  const cache = await FeatureCache.open(dir, k, ex.outputShape);
   // A damaged or mismatched cache file is ignored and rebuilt; the user hears about it.
   for (const w of cache.warnings) emit?.({ type: 'warning', message: w });
   const known = new Map<number, Float32Array>();
@@ -45,7 +60,21 @@ export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: Ca
     const row = it.hash ? cache.get(it.hash) : undefined;
     if (row) known.set(i, row);
   });
-  const fresh: { hash: string; path: string; row: Float32Array }[] = [];
+  let fresh: { hash: string; path: string; row: Float32Array }[] = [];
+  let lastWrite = Date.now();
+  let writing: Promise<void> = Promise.resolve();
+  // Add the rows computed so far to the cache and write it (after any write in progress).
+  const save = () => {
+    if (fresh.length === 0) return writing;
+    const d = fresh[0]!.row.length;
+    const all = new Float32Array(fresh.length * d);
+    fresh.forEach((f, i) => all.set(f.row, i * d));
+    cache.putMany(fresh.map((f) => ({ hash: f.hash, path: f.path })), all);
+    fresh = [];
+    lastWrite = Date.now();
+    writing = writing.then(() => cache.flush());
+    return writing;
+  };
   const r = await extractFeatures(ex, items, {
     label: opts.label,
     batchSize: opts.batchSize,
@@ -54,14 +83,9 @@ export async function cachedExtract(ex: Extractor, items: DatasetItem[], key: Ca
     onRow: (i, row) => {
       const it = items[i]!;
       if (it.hash) fresh.push({ hash: it.hash, path: it.path, row });
+      if (Date.now() - lastWrite >= (opts.flushEveryMs ?? 30_000)) void save();
     },
   });
-  if (fresh.length > 0) {
-    const d = fresh[0]!.row.length;
-    const all = new Float32Array(fresh.length * d);
-    fresh.forEach((f, i) => all.set(f.row, i * d));
-    cache.putMany(fresh.map((f) => ({ hash: f.hash, path: f.path })), all);
-    await cache.flush();
-  }
+  await save();
   return r;
 }
