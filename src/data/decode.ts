@@ -70,13 +70,30 @@ export function sniffFormat(b: Uint8Array): string | undefined {
   return undefined;
 }
 
-function failureReason(bytes: Uint8Array, message: string): string {
+/** Words by which libvips' loaders name their format in error lines. */
+const LOADER_TAGS: Record<string, RegExp> = { JPEG: /jpe?g/i, PNG: /png/i, WebP: /webp/i, GIF: /gif/i, TIFF: /tiff/i, 'AVIF/HEIF': /heif|avif/i };
+
+/**
+ * The lines of a libvips error that are this file's. libvips keeps one error buffer for the
+ * whole process, so when several images decode at once a failure's message can carry lines of
+ * other files' failures (a PNG reported with "VipsJpeg: premature end of JPEG image"). Lines that
+ * name another format's loader are dropped, repeats are merged, and "Unknown error" says nothing.
+ */
+export function ownErrorLines(fmt: string | undefined, message: string): string[] {
+  const own = fmt ? LOADER_TAGS[fmt] : undefined;
+  const foreign = Object.entries(LOADER_TAGS).filter(([f]) => f !== fmt).map(([, re]) => re);
+  const lines = message.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l && !/^unknown error$/i.test(l));
+  return [...new Set(lines.filter((l) => (own && own.test(l)) || !foreign.some((re) => re.test(l))))];
+}
+
+export function failureReason(bytes: Uint8Array, message: string): string {
   const fmt = sniffFormat(bytes);
   const msg = message.replace(/\s+/g, ' ').trim();
   if (fmt === 'BMP') return 'unsupported format: BMP (convert it to PNG)';
-  if (/pixel limit/i.test(msg)) return `image too large to decode safely: ${msg}`;
+  if (/pixel limit/i.test(msg)) return `image too large to decode safely: ${ownErrorLines(fmt, message).find((l) => /pixel limit/i.test(l)) ?? msg}`;
   if (/unsupported image format/i.test(msg) || fmt === undefined) return 'not an image (unsupported format)';
-  return `truncated or corrupt ${fmt}: ${msg}`;
+  const lines = ownErrorLines(fmt, message);
+  return `truncated or corrupt ${fmt}: ${lines.length ? lines.join('; ') : 'the decoder stopped before the end of the image'}`;
 }
 
 /**

@@ -170,3 +170,25 @@ test('a truncated Keras .h5 (or just its first 512 bytes) is one clear error nam
     assert.match(err.message, new RegExp(path.basename(cut).replace('.', '\\.')));
   }
 });
+
+test('damaged images decoded at once are each reported with their own decoder\'s message, never another file\'s', async () => {
+  const sharp = (await import('sharp')).default;
+  const { decodeBytes } = await import('../../src/data/decode.js');
+  const png = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#f00' } }).png().toBuffer();
+  const jpg = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#0f0' } }).jpeg().toBuffer();
+  const [halfPng, halfJpg] = [png.subarray(0, png.length >> 1), jpg.subarray(0, jpg.length >> 1)];
+  const reasons: string[] = [];
+  for (let round = 0; round < 25; round++) {
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => decodeBytes(i % 2 ? halfPng : halfJpg, i % 2 ? 'half.png' : 'half.jpg', { size: [64, 64] })));
+    for (const r of rs) {
+      assert.ok(!r.ok);
+      reasons.push(`${r.path}: ${r.reason}`);
+    }
+  }
+  for (const r of reasons) {
+    if (r.startsWith('half.png')) assert.doesNotMatch(r.replace(/^half\.png: truncated or corrupt PNG/, ''), /jpe?g/i, r);
+    else assert.doesNotMatch(r.replace(/^half\.jpg: truncated or corrupt JPEG/, ''), /png/i, r);
+    assert.doesNotMatch(r, /unknown error/i);
+  }
+  assert.ok(reasons.some((r) => /libpng read error/.test(r)) && reasons.some((r) => /premature end of JPEG/.test(r)), 'each decoder\'s own message still comes through');
+});
