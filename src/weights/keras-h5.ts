@@ -57,15 +57,57 @@ const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x
  * Checked up front because h5wasm "opens" any file and fails later without a useful message.
  */
 function isHdf5(file: string): boolean {
+  return superblockAt(file) !== undefined;
+}
+
+function superblockAt(file: string): number | undefined {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     const buf = Buffer.alloc(8);
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
       fs.readSync(fd, buf, 0, 8, off);
-      if (buf.equals(HDF5_SIGNATURE)) return true;
+      if (buf.equals(HDF5_SIGNATURE)) return off;
     }
-    return false;
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The file's length as its superblock records it (the end-of-file address plus the base
+ * address), or undefined when the superblock is of a version not read here. A file shorter
+ * than that was cut off (an interrupted download or copy): it is refused before h5wasm opens
+ * it, because HDF5 then prints dozens of diagnostic lines on stderr that nothing can silence.
+ * Layouts: HDF5 File Format Specification, "Superblock" versions 0–3.
+ */
+export function hdf5RecordedLength(file: string): { recorded: number; actual: number } | undefined {
+  const at = superblockAt(file);
+  if (at === undefined) return undefined;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const actual = fs.fstatSync(fd).size;
+    const b = Buffer.alloc(96);
+    const n = fs.readSync(fd, b, 0, b.length, at);
+    const version = b[8]!;
+    let sizeOfOffsets: number;
+    let baseAt: number;
+    let eofAt: number;
+    if (version === 0 || version === 1) {
+      sizeOfOffsets = b[13]!;
+      baseAt = version === 0 ? 24 : 28;
+      eofAt = baseAt + 2 * sizeOfOffsets;
+    } else if (version === 2 || version === 3) {
+      sizeOfOffsets = b[9]!;
+      baseAt = 12;
+      eofAt = baseAt + 2 * sizeOfOffsets;
+    } else return undefined;
+    if (![4, 8].includes(sizeOfOffsets) || eofAt + sizeOfOffsets > n) return undefined;
+    const read = (o: number) => (sizeOfOffsets === 8 ? Number(b.readBigUInt64LE(o)) : b.readUInt32LE(o));
+    const base = read(baseAt);
+    const eof = read(eofAt);
+    return Number.isSafeInteger(base + eof) ? { recorded: base + eof, actual } : undefined;
   } finally {
     fs.closeSync(fd);
   }
@@ -96,6 +138,10 @@ export async function readKerasH5(source: string | Uint8Array | ArrayBuffer): Pr
   try {
     if (!isHdf5(file)) {
       throw new GraftError('E_WEIGHTS_FORMAT', `${typeof source === 'string' ? source : 'The given bytes'} is not an HDF5 file (no HDF5 signature).`, 'Give a Keras .h5 weights file (model.save_weights("w.h5") in Keras 2, or a Keras Applications download).');
+    }
+    const len = hdf5RecordedLength(file);
+    if (len && len.actual < len.recorded) {
+      throw new GraftError('E_WEIGHTS_DAMAGED', `${typeof source === 'string' ? source : 'The given bytes'} is cut off: ${len.actual} of the ${len.recorded} bytes its HDF5 superblock records.`, 'The file is truncated (an interrupted download or copy?): download or save it again.');
     }
     f = new File(file, 'r');
     let root = f as InstanceType<H5['Group']>;
