@@ -43,6 +43,8 @@ export const trainOptionsSchema = z
     augment: z.boolean().default(false),
     seed: z.number().int().default(DEFAULTS.seed),
     valSplit: z.number().min(0).max(0.9).default(0.2),
+    /** Manifests may list images outside their own folder (refused otherwise). */
+    allowOutside: z.boolean().default(false),
     /** Preprocessing override (required sense for ONNX backbones; default there 'torch'). */
     preprocess: z.enum(['caffe', 'tf', 'torch', 'raw01', 'none']).optional(),
     val: z.string().optional(),

@@ -38,6 +38,7 @@ export function registerCurve(program: Command): void {
     .option('--min-steps <n>', 'least gradient steps per trained run', int('min-steps'), 100)
     .option('--k <n>', 'neighbours of the kNN head', int('k'), 5)
     .option('--cache-dir <dir>', 'feature/ONNX cache folder')
+    .option('--allow-outside', "let manifests list images outside the manifest's own folder")
     .option('--out <file>', 'write the HTML plot here', 'curve.html')
     .option('--force', "replace Graft's own earlier plot at --out (never anything else)")
     .option('--json', 'print the full result as JSON on stdout')
@@ -63,6 +64,7 @@ export function registerCurve(program: Command): void {
         minSteps: f.minSteps as number,
         k: f.k as number,
         cacheDir: f.cacheDir as string | undefined,
+        allowOutside: f.allowOutside === true,
         onEvent: eventPrinter(Boolean(f.quiet)),
       });
       await atomicWrite(String(f.out), renderCurveHtml(r));

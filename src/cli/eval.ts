@@ -7,10 +7,11 @@ export function registerEval(program: Command): void {
     .option('--json', 'print JSON (accuracy, perClass, confusion, ...)')
     .option('--report <file>', 'also write an HTML report of this evaluation')
     .option('--force', "replace Graft's own earlier report at --report (never anything else)")
-    .action(async (modelDir: string, data: string, o: { json?: boolean; report?: string; force?: boolean }) => {
+    .option('--allow-outside', "let a manifest list images outside the manifest's own folder")
+    .action(async (modelDir: string, data: string, o: { json?: boolean; report?: string; force?: boolean; allowOutside?: boolean }) => {
       // Loaded on use: `graft predict` and `--help` should not pay for TF.js.
       const { evaluateModelDir } = await import('../workflow/evaluate.js');
-      const r = await evaluateModelDir(modelDir, data, { report: o.report, force: o.force });
+      const r = await evaluateModelDir(modelDir, data, { report: o.report, force: o.force, allowOutside: o.allowOutside === true });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         return;

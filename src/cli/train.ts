@@ -42,6 +42,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--seed <s>', 'random seed', num)
     .option('--val-split <f>', 'fraction held out for validation', num)
     .option('--val <dir>', 'explicit validation folder or manifest')
+    .option('--allow-outside', "let manifests list images outside the manifest's own folder")
     .option('--test <dir>', 'test folder or manifest (reported instead of validation)')
     .option('--input-size <px>', 'input size (default: the weights\' size; from scratch: the images\' own)', num)
     .option('--early-stopping <patience>', 'stop when validation loss stalls (restores best weights)', num)

@@ -183,7 +183,7 @@ export function summarise(list: string[], n = 5): string {
  * @example
  * const ds = loadManifest('labels.csv'); // rows like "img/001.jpg,cat"
  */
-export function loadManifest(file: string, opts: { minClasses?: number } = {}): Dataset {
+export function loadManifest(file: string, opts: { minClasses?: number; allowOutside?: boolean } = {}): Dataset {
   file = path.resolve(file);
   if (!fs.existsSync(file)) throw new GraftError('E_DATA_NOT_FOUND', `Manifest not found: ${file}`);
   const { rows, classes: declared } = parseManifest(file, fs.readFileSync(file, 'utf8'));
@@ -197,11 +197,15 @@ export function loadManifest(file: string, opts: { minClasses?: number } = {}): 
   const dir = path.dirname(file);
   const items: DatasetItem[] = [];
   const skipped: SkippedFile[] = [];
-  // A relative entry is relative to the manifest's folder and must stay inside it: `../../etc/x`
-  // is a mistake or an attack, never a training image. Absolute paths say where they point.
-  const escaping = rows.filter((r) => !path.isAbsolute(r.path) && path.relative(dir, path.resolve(dir, r.path)).startsWith('..'));
+  // Entries are relative to the manifest's folder and must stay inside it (`../../etc/x` is a
+  // mistake or an attack, never a training image) unless the user allows it (allowOutside).
+  const outside = (p: string) => {
+    const rel = path.relative(dir, path.resolve(dir, p));
+    return rel.startsWith('..') || path.isAbsolute(rel);
+  };
+  const escaping = opts.allowOutside ? [] : rows.filter((r) => outside(r.path));
   if (escaping.length) {
-    throw new GraftError('E_DATA_MANIFEST_OUTSIDE', `${file}: ${escaping.length} relative path(s) point outside the manifest's folder: ${summarise(escaping.map((r) => r.path))}`, "Move the manifest next to the images, or write those entries as absolute paths.");
+    throw new GraftError('E_DATA_MANIFEST_OUTSIDE', `${file}: ${escaping.length} path(s) point outside the manifest's folder ${dir}: ${summarise(escaping.map((r) => r.path))}`, 'Move the manifest to a folder that holds the images, or pass --allow-outside if those paths are meant.');
   }
   for (const r of rows) {
     const p = path.resolve(dir, r.path);
@@ -226,10 +230,10 @@ export function loadManifest(file: string, opts: { minClasses?: number } = {}): 
  * @example
  * const ds = loadDataset(process.argv[2]);
  */
-export function loadDataset(source: string, opts: { minClasses?: number } = {}): Dataset {
+export function loadDataset(source: string, opts: { minClasses?: number; allowOutside?: boolean } = {}): Dataset {
   const ext = path.extname(source).toLowerCase();
   if ((ext === '.csv' || ext === '.json' || ext === '.tsv') && !(fs.existsSync(source) && fs.statSync(source).isDirectory())) return loadManifest(source, opts);
-  return loadImageFolder(source, opts);
+  return loadImageFolder(source, { minClasses: opts.minClasses });
 }
 
 /**

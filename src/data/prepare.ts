@@ -23,8 +23,8 @@ export interface PreparedData {
  * train / validation (and test where a test set is given). A folder holding `train/` (and
  * optionally `val/`, `test/`) sub-folders uses those as the splits.
  */
-export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'> & { requireVal?: boolean }): Promise<PreparedData> {
-  const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed });
+export async function prepareData(o: Pick<ResolvedTrainOptions, 'data' | 'val' | 'test' | 'valSplit' | 'seed'> & { requireVal?: boolean; allowOutside?: boolean }): Promise<PreparedData> {
+  const s = await loadSplits(o.data, { val: o.val, test: o.test, valSplit: o.valSplit, seed: o.seed, allowOutside: o.allowOutside });
   const val = s.val?.items ?? [];
   const test = s.test?.items ?? [];
   // Needed to evaluate when there is no test set and to monitor gradient training; the probe

@@ -70,6 +70,8 @@ export interface LoadSplitsOptions {
   seed?: number;
   /** Hash every file and warn about identical files across splits (default true). */
   checkDuplicates?: boolean;
+  /** Manifests may list images outside their own folder. */
+  allowOutside?: boolean;
 }
 
 /**
@@ -91,9 +93,9 @@ export async function loadSplits(source: string, o: LoadSplitsOptions = {}): Pro
     train = loadImageFolder(layout.train);
     if (layout.val) val = loadImageFolder(layout.val, { minClasses: 1 });
     if (layout.test) test = loadImageFolder(layout.test, { minClasses: 1 });
-  } else train = loadDataset(source);
-  if (o.val) val = loadDataset(o.val, { minClasses: 1 });
-  if (o.test) test = loadDataset(o.test, { minClasses: 1 });
+  } else train = loadDataset(source, { allowOutside: o.allowOutside });
+  if (o.val) val = loadDataset(o.val, { minClasses: 1, allowOutside: o.allowOutside });
+  if (o.test) test = loadDataset(o.test, { minClasses: 1, allowOutside: o.allowOutside });
   const valF = val ? 0 : (o.valSplit ?? 0.2);
   const testF = test ? 0 : (o.testSplit ?? 0);
   if (valF > 0 || testF > 0) {

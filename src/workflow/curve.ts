@@ -29,6 +29,8 @@ export interface CurveOptions {
   train: string;
   /** Held-out test folder or manifest (same classes). */
   test: string;
+  /** Manifests may list images outside their own folder. */
+  allowOutside?: boolean;
   /** Labelled images per class, e.g. [1, 5, 10, 25, 'all']. */
   budgets: Budget[];
   /** Number of seeds (repeats with different samples). Default 3. */
@@ -226,7 +228,7 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
   const scratchEpochs = o.scratchEpochs ?? 30;
   const scratchSize = o.scratchSize ?? 32;
   const minSteps = o.minSteps ?? 100;
-  const splits = await loadSplits(o.train, { test: o.test, valSplit: 0, seed: baseSeed, checkDuplicates: false });
+  const splits = await loadSplits(o.train, { test: o.test, valSplit: 0, seed: baseSeed, checkDuplicates: false, allowOutside: o.allowOutside });
   const classes = splits.train.classes;
   const pool = splits.train.items;
   const test = splits.test!.items;
@@ -314,7 +316,7 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
             // Exactly `graft train` with no tuning flag (it cross-validates on the budget itself,
             // so it gets no separate validation images).
             const data = writeManifest(path.join(work, `train-${s}-${budget}.csv`), items, classes);
-            const r = await trainClassifier({ data, test: testManifest, out: path.join(work, 'model-default'), force: true, backbone, weights: chained ? undefined : weights, seed, report: false, onnx: false, quiet: true, cacheDir: o.cacheDir });
+            const r = await trainClassifier({ data, test: testManifest, allowOutside: true, out: path.join(work, 'model-default'), force: true, backbone, weights: chained ? undefined : weights, seed, report: false, onnx: false, quiet: true, cacheDir: o.cacheDir });
             record({ ...base, method: m, accuracy: r.evaluation.accuracy, seconds: r.seconds });
           } else if (m === 'small-cnn') {
             const sub = subsetFeatures(poolPx!, rowsOf(poolPx!, items));
@@ -327,6 +329,8 @@ export async function learningCurve(o: CurveOptions): Promise<CurveResult> {
               data,
               val: valManifest,
               test: testManifest,
+              // The curve's own manifests, in its work folder, list the user's already-read images.
+              allowOutside: true,
               out: path.join(work, `model-${m}`),
               force: true, // the curve's own scratch folder, rewritten per run
               backbone,

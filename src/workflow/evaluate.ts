@@ -29,11 +29,11 @@ export interface EvalResult {
  * const r = await evaluateModelDir('my-model', 'photos/test');
  * console.log(r.accuracy, r.perClass);
  */
-export async function evaluateModelDir(modelDir: string, data: string, opts: { report?: string; force?: boolean } = {}): Promise<EvalResult> {
+export async function evaluateModelDir(modelDir: string, data: string, opts: { report?: string; force?: boolean; allowOutside?: boolean } = {}): Promise<EvalResult> {
   if (opts.report) checkFileOut(opts.report, { force: opts.force, protect: [modelDir, data], flag: '--report' });
   const clf = await Classifier.load(modelDir);
   try {
-    const ds = alignClasses(loadDataset(data, { minClasses: 1 }), clf.classes, 'evaluation');
+    const ds = alignClasses(loadDataset(data, { minClasses: 1, allowOutside: opts.allowOutside }), clf.classes, 'evaluation');
     const byPath = new Map(ds.items.map((i) => [path.resolve(i.path), i.label]));
     const { predictions, failed } = await clf.predictFiles(ds.items.map((i) => i.path), { top: 1 });
     const k = clf.classes.length;

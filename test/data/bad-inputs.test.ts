@@ -50,14 +50,25 @@ test('predict/embed folder expansion names every entry it will not read (and nev
   assert.equal(r.images.length, 6);
 });
 
-test('a manifest entry that climbs out of its folder is refused; absolute paths are taken as written', async () => {
+test('manifest entries outside the manifest\'s folder (climbing out, or absolute elsewhere) are refused unless allowed', async () => {
   const dir = tmpDir('graft-manifest-');
   const f = path.join(dir, 'm.csv');
   fs.writeFileSync(f, 'path,label\n../../../../etc/passwd,a\nx.png,b\n');
   assert.equal(await code(Promise.resolve().then(() => loadDataset(f))), 'E_DATA_MANIFEST_OUTSIDE');
   const img = path.join(ds.train, 'Trouser', fs.readdirSync(path.join(ds.train, 'Trouser')).find((n) => n.endsWith('.png'))!);
   fs.writeFileSync(f, `path,label\n${img},a\n`);
-  assert.equal(loadDataset(f, { minClasses: 1 }).items.length, 1);
+  assert.equal(await code(Promise.resolve().then(() => loadDataset(f, { minClasses: 1 }))), 'E_DATA_MANIFEST_OUTSIDE');
+  assert.equal(loadDataset(f, { minClasses: 1, allowOutside: true }).items.length, 1);
+  // Inside the folder, absolute or relative, is fine.
+  fs.copyFileSync(img, path.join(dir, 'in.png'));
+  fs.writeFileSync(f, `path,label\n${path.join(dir, 'in.png')},a\nin.png,b\n`);
+  assert.equal(loadDataset(f, { minClasses: 1 }).items.length, 2);
+  // The flag reaches training: graft train --allow-outside.
+  const { collectTrainOptions } = await import('../../src/cli/train.js');
+  const { buildCli } = await import('../../src/cli/main.js');
+  const cmd = buildCli().commands.find((c) => c.name() === 'train')!.exitOverride().action(() => {});
+  cmd.parse(['m.csv', '--out', 'o', '--allow-outside'], { from: 'user' });
+  assert.equal(collectTrainOptions('m.csv', cmd.opts()).allowOutside, true);
 });
 
 test('the same image under two classes is refused, listing both', async () => {
