@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { env } from '../env.js';
 import { GraftError } from '../errors.js';
 import { atomicWrite } from '../io/atomic.js';
+import { withLock } from '../io/lock.js';
 import type { PreprocessMode } from '../zoo/types.js';
 import { cutOnnx, decodeOnnx, type Layout, onnxInfo } from './onnx/backbone.js';
 import { EXPORTER_VERSION, exportOnnx, modelTensors, resolveOutputs } from './onnx/export.js';
@@ -129,14 +130,17 @@ export class FrozenBackbone {
     const file = path.join(opts.cacheDir ?? path.join(env.home, 'onnx'), `${hash}.onnx`);
     // A cached graph is used only when its bytes match the checksum written beside it; a damaged
     // or unverifiable one is compiled again (and the new one verified against TF.js).
-    let session = await cachedSession(file, opts.threads);
-    if (!session) {
+    // One process compiles a given graph at a time; another sharing GRAFT_HOME waits and reuses it.
+    const session = await withLock(`${file}.lock`, async () => {
+      const cached = await cachedSession(file, opts.threads);
+      if (cached) return cached;
       const bytes = exportOnnx(model, { outputs: opts.cut ? [opts.cut] : undefined, preprocess: opts.preprocess });
-      session = await createSession(bytes, opts.threads);
-      if (opts.verify ?? true) await verifyAgainstTf(model, [outT], opts.preprocess ?? 'none', session, ort);
+      const fresh = await createSession(bytes, opts.threads);
+      if (opts.verify ?? true) await verifyAgainstTf(model, [outT], opts.preprocess ?? 'none', fresh, ort);
       await atomicWrite(file, bytes);
       await atomicWrite(`${file}.sha256`, sha256(bytes) + '\n');
-    }
+      return fresh;
+    });
     const outShape = outT.shape.slice(1) as number[];
     return new FrozenBackbone(session, inShape.slice(1) as [number, number, number], outShape, hash, 'NHWC', false, file);
   }
