@@ -207,3 +207,29 @@ test('damaged images decoded at once are each reported with their own decoder\'s
   }
   assert.ok(reasons.some((r) => /libpng read error/.test(r)) && reasons.some((r) => /premature end of JPEG/.test(r)), 'each decoder\'s own message still comes through');
 });
+
+test('a socket in a class folder is skipped by name; a file that vanishes after listing is reported, not a crash', async () => {
+  const net = await import('node:net');
+  const d = makeDataset({ classes: ['Trouser', 'Bag'], perClass: 5, test: 2 });
+  const sock = path.join(d.train, 'Bag', 'listen.png');
+  const server = net.createServer().listen(sock);
+  await new Promise((r) => server.once('listening', r));
+  try {
+    const ds = loadImageFolder(d.train);
+    assert.ok(ds.skipped.some((s) => s.path === sock && /not a regular file/.test(s.reason)), JSON.stringify(ds.skipped));
+    const r = expandInputs([path.join(d.train, 'Bag')]);
+    assert.ok(r.skipped.some((s) => s.path === sock));
+    // Listed, then gone before it is read (a sync client, a user tidying up): one failure naming it.
+    const victim = ds.items.find((i) => path.dirname(i.path).endsWith('Trouser'))!.path;
+    const { Classifier: C } = await import('../../src/workflow/predict.js');
+    const out = path.join(tmpDir(), 'm');
+    await trainClassifier({ data: d.root, out, inputSize: 96, quiet: true, report: false });
+    const clf = await C.load(out);
+    fs.rmSync(victim);
+    const p = await clf.predictFiles([victim, ...r.images.slice(0, 2)]);
+    assert.deepEqual(p.failed.map((f) => [f.path, f.error]), [[victim, 'no such file or folder']]);
+    assert.equal(p.predictions.length, 2);
+  } finally {
+    server.close();
+  }
+});
