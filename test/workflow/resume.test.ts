@@ -16,7 +16,7 @@ const base = { data: ds.train, inputSize: 96, epochs: 4, fineTuneBlocks: 1, fine
 
 interface ChildResult { status: number | null; signal: NodeJS.Signals | null; out?: { ok: boolean; code?: string; message?: string; messages: string[] } }
 
-function run(opts: Record<string, unknown>, kill?: [string, number, number]): ChildResult {
+function run(opts: Record<string, unknown>, kill?: [string, number, number] | ['message', string]): ChildResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(opts), ...(kill ?? []).map(String)], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0 && r.signal !== 'SIGKILL') throw new Error(`child failed (${r.status}): ${r.stderr}`);
   return { status: r.status, signal: r.signal, out: r.stdout ? JSON.parse(r.stdout) : undefined };
@@ -74,6 +74,32 @@ test('resume: kill -9 at random moments (checkpoint writes included) never loses
   if (!fs.existsSync(out)) assert.ok(run(o).out?.ok);
   assert.ok(weights(out).equals(weights(ref)), 'weights differ from the uninterrupted run');
   assert.deepEqual(metrics(out), metrics(ref));
+});
+
+test('resume: kill -9 just before and during the model write leaves no torn model; the rerun writes the same one', async () => {
+  const out = path.join(tmpDir(), 'write');
+  const o = { ...base, out, onnx: true, report: true };
+  const ref = path.join(tmpDir(), 'write-ref');
+  assert.ok(run({ ...o, out: ref }).out?.ok);
+  assert.equal(run(o, ['message', 'Writing']).signal, 'SIGKILL');
+  assert.ok(!fs.existsSync(out));
+  // Kill while the staging folder fills (model.json, weights, model.onnx, report).
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(o)], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('exit', r));
+  const parent = path.dirname(out);
+  while (child.exitCode === null && !fs.readdirSync(parent).some((n) => n.startsWith(`.${path.basename(out)}.staging-`))) await new Promise((r) => setTimeout(r, 2));
+  child.kill('SIGKILL');
+  await exited;
+  // Either no model yet, or (killed after the swap) a complete one: never a torn directory.
+  if (fs.existsSync(out)) assert.ok(weights(out).equals(weights(ref)) && fs.existsSync(path.join(out, 'graft.json')));
+  else {
+    const again = run(o).out!;
+    assert.ok(again.ok, JSON.stringify(again));
+    assert.ok(again.messages.some((m) => /resuming/i.test(m)), 'the rerun resumes from the last epoch instead of training again');
+  }
+  assert.ok(weights(out).equals(weights(ref)));
+  for (const f of ['model.json', 'model.onnx', 'graft.json', 'report.html']) assert.ok(fs.existsSync(path.join(out, f)), f);
+  assert.ok(!fs.readdirSync(parent).some((n) => n.includes('.staging-')), 'the killed write\'s staging folder is cleaned up');
 });
 
 test('resume: --resume refuses a checkpoint of other options or data, and having none; --restart starts over; a damaged one is reported', () => {
