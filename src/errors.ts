@@ -156,6 +156,10 @@ export const ERROR_CODES = Object.freeze({
   E_SHIFT_EMBEDDER: 'The shift test embedder is neither a Graft model directory nor a zoo backbone.',
   E_SHIFT_KIND: 'Unknown constructed (synthetic) shift.',
   E_SHIFT_SMALL: 'A shift test folder has fewer than 4 readable images.',
+
+  // ── serve: the prediction server ────────────────────────────────────────────────────────────
+  E_SERVE_DUPLICATE_NAME: 'Two models given to graft serve / createServer have the same name.',
+  E_SERVE_WORKER: "A model's inference worker thread died or failed to start; the model must be reloaded.",
 });
 
 /** A catalogued error code: a key of {@link ERROR_CODES}. */

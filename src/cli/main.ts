@@ -13,6 +13,7 @@ import { registerLrFind } from './lr-find.js';
 import { registerAdapt } from './adapt.js';
 import { registerShift } from './shift.js';
 import { registerCurve } from './curve.js';
+import { registerServe } from './serve.js';
 
 /** The `graft` command line: one file per verb, each a thin layer over the library. */
 export function buildCli(): Command {
@@ -33,6 +34,7 @@ export function buildCli(): Command {
   registerShift(program);
   registerAdapt(program);
   registerCurve(program);
+  registerServe(program);
   return program;
 }
 
