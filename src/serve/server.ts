@@ -59,6 +59,8 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit,
     requestTimeout: o.requestTimeoutMs,
+    // Node checks request timeouts on this interval (default 30 s): check often enough to honour short limits.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.requestTimeoutMs / 2) || 1000)) },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
