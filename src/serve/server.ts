@@ -59,8 +59,6 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit,
     requestTimeout: o.requestTimeoutMs,
-    // Node checks request timeouts on this interval (default 30 s): check often enough to honour short limits.
-    http: { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.requestTimeoutMs / 2) || 1000)) },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
@@ -83,6 +81,7 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
 
   let accepting = true;
   let inFlightBytes = 0;
+  const bodyTimers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
   const want = o.token === undefined ? undefined : sha256(o.token);
 
   app.addHook('onRequest', async (req, reply) => {
@@ -99,6 +98,17 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
       req.log.debug({ ...labels, status: reply.statusCode, ms: Number((performance.now() - start).toFixed(2)) }, 'request done');
     });
     if (want && !req.url.startsWith('/v2/health/')) checkToken(req, want);
+    if (req.method === 'POST' && o.requestTimeoutMs > 0) {
+      // Slow clients: the body must have arrived within requestTimeoutMs (Node's own requestTimeout
+      // is checked only every 30 s and answers nothing once the headers are in).
+      const timer = setTimeout(() => {
+        if (reply.sent) return;
+        reply.raw.once('finish', () => req.raw.socket?.destroy());
+        void reply.code(408).header('connection', 'close').send({ error: `The request did not arrive within ${o.requestTimeoutMs} ms (--request-timeout); the connection is closed.` });
+      }, o.requestTimeoutMs);
+      bodyTimers.set(req, timer);
+      reply.raw.once('close', () => clearTimeout(timer));
+    }
     if (req.method === 'POST') {
       // Bound what request bodies can hold in memory at once, before any body is read.
       const declared = Number(req.headers['content-length']);
@@ -114,6 +124,8 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
       }
     }
   });
+
+  app.addHook('preValidation', async (req) => clearTimeout(bodyTimers.get(req)));
 
   if (o.maxEventLoopDelayMs > 0 || o.maxRssBytes > 0) {
     await app.register(underPressure, { maxEventLoopDelay: o.maxEventLoopDelayMs, maxRssBytes: o.maxRssBytes, retryAfter: 1 });

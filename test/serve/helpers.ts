@@ -115,3 +115,9 @@ export function bytesElements(items: Buffer[]): Buffer {
     return [n, b];
   }));
 }
+
+/** fetch() that also takes a Buffer body (Node's fetch types want a BodyInit). */
+export function fetchB(url: string, init: Omit<RequestInit, 'body'> & { body?: string | Buffer } = {}): Promise<Response> {
+  const { body, ...rest } = init;
+  return fetch(url, { ...rest, body: Buffer.isBuffer(body) ? new Uint8Array(body) : body });
+}

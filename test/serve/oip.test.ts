@@ -7,7 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from '../../src/workflow/predict.js';
-import { binaryBody, bytesElements, json, makeModel, pixelsOf, start } from './helpers.js';
+import { binaryBody, bytesElements, fetchB as fetch, json, makeModel, pixelsOf, start } from './helpers.js';
 
 let model: Awaited<ReturnType<typeof makeModel>>;
 let s: Awaited<ReturnType<typeof start>>;
