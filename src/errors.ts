@@ -24,6 +24,7 @@ export const ERROR_CODES = Object.freeze({
   E_DATA_UNKNOWN_CLASSES: 'A validation or test set has classes the training set lacks.',
   E_DATA_MANIFEST_OUTSIDE: 'A relative manifest entry points outside the manifest\'s folder.',
   E_DATA_CONFLICTING_LABELS: 'The same image (by content) is listed under two or more classes.',
+  E_OUT_BUSY: 'Another Graft process is training into the same --out right now.',
   E_RESUME_MISMATCH: 'The checkpoint beside --out belongs to a run with other data or options; --resume refuses it.',
   E_RESUME_NONE: '--resume was given but there is no checkpoint of this run beside --out.',
   E_CHECKPOINT_DAMAGED: 'A training checkpoint is unreadable or fails its checksum; --resume refuses it (without --resume the run starts over).',

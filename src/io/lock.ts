@@ -19,6 +19,8 @@ export interface LockOptions {
   pollMs?: number;
   /** A lock file older than this is stale whatever its owner (default 6 hours). */
   staleMs?: number;
+  /** Instead of waiting for a live owner, throw what this returns (given the owner). */
+  busy?: (holder: string) => Error;
 }
 
 const queues = new Map<string, Promise<unknown>>();
@@ -73,6 +75,7 @@ async function acquire(file: string, o: LockOptions): Promise<void> {
       }
       continue;
     }
+    if (o.busy) throw o.busy(holder);
     if (!told) {
       o.onWait?.(holder);
       told = true;

@@ -18,7 +18,9 @@ import { GraftError } from '../errors.js';
 export const MODEL_DIR_FILES: ReadonlySet<string> = new Set(['graft.json', 'model.json', 'weights.bin', 'model.onnx', 'report.html', 'train-log.jsonl']);
 
 /** The names Graft writes into a training checkpoint folder (`<out>.checkpoint`). */
-const CHECKPOINT_FILES: ReadonlySet<string> = new Set(['train-log.jsonl', 'resume', 'model']);
+/** The lock file a training run holds in its checkpoint folder. */
+export const RUN_LOCK = 'run.lock';
+const CHECKPOINT_FILES: ReadonlySet<string> = new Set(['train-log.jsonl', 'resume', 'model', RUN_LOCK]);
 
 export interface OutTargetOptions {
   /** Replace Graft's own earlier output (never anything else). */

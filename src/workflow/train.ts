@@ -5,7 +5,7 @@ import '../engine/tfjs/wasm-grads.js';
 import { getModelSpec } from '../zoo/registry.js';
 import { freeze } from '../transfer/freeze.js';
 import type { EpochLogs } from '../train/fit.js';
-import { checkModelOut, checkCheckpointDir } from '../io/out-target.js';
+import { checkModelOut, checkCheckpointDir, RUN_LOCK } from '../io/out-target.js';
 import { evaluateProbs, type Evaluation } from '../evaluate/metrics.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { openBackbone, backboneKind } from '../backbones/index.js';
@@ -19,6 +19,7 @@ import { composePipeline } from '../backbones/onnx.js';
 import { trainManifest, reportNotes } from './train-manifest.js';
 import { eventLog } from '../io/event-log.js';
 import { GraftError } from '../errors.js';
+import { withLock } from '../io/lock.js';
 import { loadResumePoint, runFingerprint } from '../recipes/resume.js';
 import type { GraftEvent, GraftMessageEvent } from '../events.js';
 
@@ -53,12 +54,19 @@ export interface TrainResult {
  */
 export async function trainClassifier(raw: TrainOptions, handler: (e: GraftEvent) => void = () => {}): Promise<TrainResult> {
   const o = parseTrainOptions(raw);
-  const t0 = Date.now();
   // Refuse a bad --out before any work: Graft replaces only its own earlier output.
   const protect = [o.data, o.val, o.test, o.backbone, o.weights];
   checkModelOut(o.out, { force: o.force, protect });
   const ckptDir = `${path.resolve(o.out)}.checkpoint`;
   checkCheckpointDir(ckptDir);
+  // One run per --out at a time: a second would share the checkpoint and race the final swap.
+  return withLock(path.join(ckptDir, RUN_LOCK), () => train(o, handler, protect, ckptDir), {
+    busy: (holder) => new GraftError('E_OUT_BUSY', `Another Graft process (${holder}) is training into ${o.out} right now.`, 'Wait for it to finish, or choose another --out.'),
+  });
+}
+
+async function train(o: ReturnType<typeof parseTrainOptions>, handler: (e: GraftEvent) => void, protect: (string | undefined)[], ckptDir: string): Promise<TrainResult> {
+  const t0 = Date.now();
   const onEvent = o.log ? eventLog(o.log, { force: o.force, protect }, handler) : handler;
   await initTf();
   const say = (message: string, type: GraftMessageEvent['type'] = 'info') => onEvent({ type, message });

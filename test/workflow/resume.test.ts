@@ -102,6 +102,22 @@ test('resume: kill -9 just before and during the model write leaves no torn mode
   assert.ok(!fs.readdirSync(parent).some((n) => n.includes('.staging-')), 'the killed write\'s staging folder is cleaned up');
 });
 
+test('resume: a second run into the same --out while the first trains is refused (E_OUT_BUSY)', async () => {
+  const out = path.join(tmpDir(), 'busy');
+  const o = { ...base, epochs: 5000, fineTuneEpochs: 1, out };
+  const first = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(o)], { stdio: 'ignore' });
+  const exited = new Promise((r) => first.on('exit', r));
+  const state = path.join(`${out}.checkpoint`, 'resume', 'state.json');
+  while (first.exitCode === null && !fs.existsSync(state)) await new Promise((r) => setTimeout(r, 5));
+  const second = run(o).out!;
+  assert.equal(first.exitCode, null, 'the first run should still be training');
+  assert.equal(second.code, 'E_OUT_BUSY', JSON.stringify(second));
+  assert.match(second.message!, new RegExp(`Another Graft process \\(${first.pid}@`));
+  first.kill('SIGKILL');
+  await exited;
+  assert.ok(fs.existsSync(state), 'the refused run left the first one\'s checkpoint alone');
+});
+
 test('resume: --resume refuses a checkpoint of other options or data, and having none; --restart starts over; a damaged one is reported', () => {
   const out = path.join(tmpDir(), 'refuse');
   const o = { ...base, out };
