@@ -147,6 +147,8 @@ export {
 export { learningCurve } from './workflow/curve.js';
 // lr-find
 export { findLearningRate } from './workflow/lr-find.js';
+// serve (prediction server: Open Inference Protocol v2, :classify, /predictions)
+export { createServer, SERVE_DEFAULTS, type GraftServer, type ServeOptions, type ServeModel } from './serve/index.js';
 
 // ── Evaluation & reports ─────────────────────────────────────────────────────────────────────
 export { evaluateProbs, type Evaluation } from './evaluate/metrics.js';
