@@ -19,7 +19,7 @@ export interface MachineInfo {
  * @example
  * const m = machineInfo(); // { cpuModel: 'AMD EPYC', cores: 2, node: 'v20.…', … }
  */
-export function machineInfo(): MachineInfo {
+export function machineInfo(script = 'bench:embed'): MachineInfo {
   const cpus = os.cpus();
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -29,6 +29,6 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     node: process.version,
     date: new Date().toISOString(),
-    command: ['npm run bench:embed', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    command: [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   };
 }

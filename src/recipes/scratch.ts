@@ -1,4 +1,6 @@
 import { recomputeBatchNormStats } from '../train/precise-bn.js';
+import { recomputeBatchNormStatsOrt } from '../engine/ort-train/precise-bn.js';
+import { isGraftError } from '../errors.js';
 import { pixelExtractor } from '../features/extract.js';
 import { featureSource } from '../features/feature-set.js';
 import { engineOptions, scheduleFor } from './policy.js';
@@ -22,8 +24,17 @@ export async function scratchRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   const h = await ctx.fitStage('scratch', engine, { train: featureSource(train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }), val: val.labels.length ? featureSource(val, { batchSize: 64 }) : undefined }, { epochs: epochsOf(o), schedule: scheduleFor(o, o.lr) });
   // Batch statistics → precise moving statistics before any inference-mode evaluation.
   await engine.syncToModel();
-  await recomputeBatchNormStats(full, featureSource(train, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed }));
+  const statsSource = featureSource(train, { batchSize: Math.max(16, o.batchSize), shuffle: true, seed: o.seed });
+  const t0 = performance.now();
+  let preciseBn = 'onnxruntime';
+  try {
+    await recomputeBatchNormStatsOrt(full, statsSource, { seed: o.seed });
+  } catch (e) {
+    if (!(isGraftError(e) && e.code === 'E_ORT_TRAIN_UNSUPPORTED')) throw e;
+    preciseBn = 'tfjs';
+    await recomputeBatchNormStats(full, statsSource);
+  }
   engine.setWeights(full.weights.map((w) => w.read().dataSync() as Float32Array));
-  ctx.recordStage('scratch', h.epochs, { lr: o.lr });
+  ctx.recordStage('scratch', h.epochs, { lr: o.lr, preciseBatchNorm: { engine: preciseBn, seconds: Math.round(performance.now() - t0) / 1000 } });
   return { model: full, engine, evalFeatures: await ctx.testFeatures(ex, undefined, 'decode test', val), frozenUpTo: null };
 }

@@ -231,3 +231,29 @@ export function compileInfer(model: tf.LayersModel, opts: EngineOptions): InferG
   inputs.push(vi('x', inputShape.map((d, i) => (d == null ? (i === 0 ? 'N' : `d${i}`) : d))));
   return { bytes: encode(g, `${model.name}_infer`, inputs, [vi('logits', ['N', logits.shape[1] as number])]), params: [...params.values()], classes: logits.shape[1] as number };
 }
+
+/** The forward pass in training mode with every trainable BN layer's batch statistics as outputs. */
+export interface BatchStatsGraph {
+  bytes: Uint8Array;
+  params: Param[];
+  /** BN statistic (movingMean / movingVariance) → the output holding this batch's value. */
+  stats: Array<{ param: Param; out: string }>;
+  masks: Array<{ name: string; shape: number[]; rate: number }>;
+}
+
+/**
+ * Compiles x → the batch statistics of every BN layer that trains (as in a training step: each
+ * BN normalises with its batch's own statistics), no loss, no backward pass: what precise
+ * BatchNorm averages over the training data.
+ */
+export function compileBatchStats(model: tf.LayersModel, opts: EngineOptions): BatchStatsGraph {
+  const { params, frozen } = collectParams(model, opts);
+  const g = new GraphBuilder();
+  const inputs = paramInputs(g, params);
+  g.unique('x');
+  const t = new Tape(g, params, 'train', frozen, false);
+  const { inputShape } = forward(t, model);
+  const stats = [...t.batchStats].map(([key, value]) => ({ param: params.get(key)!, out: t.op('Identity', [value], {}, `${key}#batch`) }));
+  inputs.push(vi('x', inputShape.map((d, i) => (d == null ? (i === 0 ? 'N' : `d${i}`) : d))), ...t.masks.map((m) => vi(m.name, m.shape.map((d) => (d < 0 ? 'N' : d)))));
+  return { bytes: encode(g, `${model.name}_batch_stats`, inputs, stats.map((s) => vi(s.out, s.param.shape))), params: [...params.values()], stats, masks: t.masks };
+}

@@ -4,3 +4,4 @@ export type { OrtEngineExtras } from './engine.js';
 export { compileTrainStep, compileInfer, TRAIN_OPSET } from './compile.js';
 export type { TrainGraph, InferGraph } from './compile.js';
 export { TRAIN_CONVERTERS } from './layers.js';
+export { recomputeBatchNormStatsOrt } from './precise-bn.js';

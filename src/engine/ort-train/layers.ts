@@ -127,6 +127,8 @@ const batchNorm: TrainConverter = (t, layer, [input], shape) => {
     const ema = (p: string, v: string): string => t.op('Sub', [p, t.op('Mul', [t.op('Sub', [p, v]), t.f(decay)])]);
     t.statUpdates.set(mm.key, ema(mm.key, mean));
     t.statUpdates.set(mv.key, ema(mv.key, variance));
+    t.batchStats.set(mm.key, mean);
+    t.batchStats.set(mv.key, variance);
   }
   return t.record([x], { name: y, shape, cf: x.cf, grad }, (dy) => {
     // mean(dy) and m = s·(mean(dy·x) − μ·mean(dy)) = mean(dy·x̂), built only when used.

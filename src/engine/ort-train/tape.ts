@@ -73,6 +73,8 @@ export class Tape {
   readonly paramGrads = new Map<string, string>();
   /** BN statistic key → its updated value. */
   readonly statUpdates = new Map<string, string>();
+  /** BN statistic key → this batch's own statistic (mean, or biased variance) of the layer's input. */
+  readonly batchStats = new Map<string, string>();
   /** Dropout masks: graph input name and stored shape (batch first, symbolic). */
   readonly masks: Array<{ name: string; shape: number[]; rate: number }> = [];
   private readonly consts = new Map<string, string>();
