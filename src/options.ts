@@ -51,6 +51,12 @@ export const trainOptionsSchema = z
     test: z.string().optional(),
     inputSize: z.number().int().min(32).optional(),
     earlyStopping: z.number().int().min(0).default(0),
+    /**
+     * Seconds the run may spend choosing and training (counted from its start): the cut and head
+     * search scores candidates until then (at least one), gradient training stops at the first
+     * epoch end past it. The one backbone pass over the images is never cut short.
+     */
+    timeBudget: z.number().positive().optional(),
     trainBnStats: z.boolean().default(false),
     microBatch: z.number().int().min(1).optional(),
     /** Training engine for the part after the cut: onnxruntime training graphs or TF.js (wasm). */

@@ -45,6 +45,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--allow-outside', "let manifests list images outside the manifest's own folder")
     .option('--test <dir>', 'test folder or manifest (reported instead of validation)')
     .option('--input-size <px>', 'input size (default: the weights\' size; from scratch: the images\' own)', num)
+    .option('--time-budget <seconds>', 'bound the cut/head search and gradient training to this many seconds from the start', num)
     .option('--early-stopping <patience>', 'stop when validation loss stalls (restores best weights)', num)
     .option('--train-bn-stats', 'keep training BatchNormalization statistics of unfrozen layers')
     .option('--micro-batch <n>', 'split batches for gradient accumulation (memory)', num)

@@ -54,6 +54,8 @@ export interface SelectOptions {
   heads?: ProbeHead[];
   /** Also score the best two candidates concatenated. Default true. */
   concat?: boolean;
+  /** Stop scoring new candidates after this time (ms since the epoch); at least one is scored. */
+  deadline?: number;
 }
 
 /**
@@ -260,16 +262,28 @@ export async function selectProbe(blocks: ProbeBlock[], y: Int32Array, k: number
     }
     return out;
   };
-  for (const b of blocks) scores.push(...(await score([b])));
+  const late = () => o.deadline !== undefined && Date.now() > o.deadline;
+  // Past the deadline the search keeps what it has: the candidates scored so far (at least one;
+  // the last candidate, the backbone's own cut, goes first then, as the one a user would pick).
+  const order = o.deadline !== undefined ? [blocks.at(-1)!, ...blocks.slice(0, -1)] : blocks;
+  let scored = 0;
+  for (const b of order) {
+    if (scored > 0 && late()) break;
+    scores.push(...(await score([b])));
+    scored++;
+  }
+  // Scores in the candidates' own order whatever order they were scored in, so ties break alike.
+  scores.sort((a, b) => blocks.findIndex((x) => x.name === a.cuts[0]) - blocks.findIndex((x) => x.name === b.cuts[0]));
+  const cut = scored < blocks.length ? `; time budget reached after ${scored} of ${blocks.length} candidate cuts` : '';
   const bestOf = (list: ProbeScore[]) => list.reduce((a, b) => (b.accuracy > a.accuracy + 1e-9 ? b : a));
-  if ((o.concat ?? true) && blocks.length > 1 && splits.length) {
+  if ((o.concat ?? true) && scored > 1 && splits.length && !late()) {
     // The two best single candidates (by their best head), concatenated.
-    const byCut = blocks.map((b) => ({ b, s: bestOf(scores.filter((x) => x.cuts[0] === b.name)) })).sort((a, b) => b.s.accuracy - a.s.accuracy);
+    const byCut = blocks.filter((b) => scores.some((x) => x.cuts[0] === b.name)).map((b) => ({ b, s: bestOf(scores.filter((x) => x.cuts[0] === b.name)) })).sort((a, b) => b.s.accuracy - a.s.accuracy);
     const pair = [byCut[0]!.b, byCut[1]!.b].sort((a, b) => blocks.indexOf(a) - blocks.indexOf(b));
     scores.push(...(await score(pair)));
   }
   const chosen = scores.length ? bestOf(scores) : { cuts: [blocks[0]!.name], head: 'prototype' as const, accuracy: NaN, sd: NaN };
-  return { protocol, folds: splits.length, scores, chosen, note };
+  return { protocol, folds: splits.length, scores, chosen, note: note + cut };
 }
 
 /**

@@ -59,6 +59,8 @@ export class RecipeContext {
   readonly engines = new Set<string>();
   backboneRuns = 0;
   readonly logFile: string;
+  /** When the run's --time-budget ends (ms since the epoch), if it has one. */
+  deadline?: number;
   /** Records of the fit stages run so far (a resumed run starts with the checkpoint's). */
   private readonly done: StageRecord[] = [];
 
@@ -110,6 +112,7 @@ export class RecipeContext {
     cbs.push(fitEvents(stage, this.onEvent), finiteLoss(stage));
     if (o.earlyStopping > 0) cbs.push(earlyStopping({ monitor: 'valLoss', patience: o.earlyStopping, restoreBestWeights: true }));
     cbs.push(jsonlLogger(this.logFile));
+    cbs.push(timeBudget(() => this.deadline, o.timeBudget));
     return cbs;
   }
 
@@ -189,6 +192,16 @@ export class RecipeContext {
     this.history.push(...epochs.map((e) => ({ ...e, epoch: e.epoch + offset, stage })));
     this.stages.push({ stage, epochs: epochs.length, ...summary });
   }
+}
+
+/** Stop at the first epoch end past the run's deadline (--time-budget); a no-op without one. */
+function timeBudget(deadline: () => number | undefined, seconds: number | undefined): Callback {
+  return {
+    onEpochEnd(_l, fit) {
+      const d = deadline();
+      if (d !== undefined && Date.now() > d && !fit.stopTraining) fit.stop(`time budget of ${seconds} s reached`);
+    },
+  };
 }
 
 /** Stop at the first non-finite loss: weights that produced it are not worth a model directory. */

@@ -60,7 +60,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   // With views standing in for held-out images, only the cut and the head kind are chosen on
   // them: they are too easy to choose an L2 strength, which stays at scikit-learn's default C = 1.
   const cGrid = viewNote ? [1] : undefined;
-  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout, cGrid });
+  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout, cGrid, deadline: ctx.deadline });
   if (viewNote) sel.note = viewNote;
   for (const line of summary(sel.scores)) ctx.say(line);
   const chosen = sel.chosen;

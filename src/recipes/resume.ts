@@ -15,7 +15,7 @@ import type { ResolvedTrainOptions } from '../options.js';
  */
 
 /** Options that do not change what is trained: a resumed run may differ in these. */
-const NEUTRAL: ReadonlySet<string> = new Set(['out', 'force', 'log', 'quiet', 'resume', 'restart', 'report', 'onnx', 'cacheDir', 'allowOutside']);
+const NEUTRAL: ReadonlySet<string> = new Set(['out', 'force', 'log', 'quiet', 'resume', 'restart', 'report', 'onnx', 'cacheDir', 'allowOutside', 'timeBudget']);
 
 export interface RunFingerprint {
   /** The data fingerprint of prepareData (names, labels and bytes of every image). */

@@ -90,6 +90,7 @@ async function train(o: ReturnType<typeof parseTrainOptions>, handler: (e: Graft
     const resume = gradient ? loadResumePoint(ckptDir, fingerprint, o.resume ? true : o.restart ? false : undefined, (m) => say(m, 'warning')) : undefined;
     if (resume) say(`Found this run's checkpoint (${resume.stage} stage, ${resume.fit.epoch} epoch(s) done): resuming; pass --restart to start over`, 'warning');
     const ctx = new RecipeContext(o, data, bb, onEvent, ckptDir, fingerprint, resume);
+    if (o.timeBudget) ctx.deadline = t0 + o.timeBudget * 1000;
     ctx.skipped.push(...data.skipped);
     const r = await RECIPES[recipe](ctx);
 

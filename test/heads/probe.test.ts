@@ -116,6 +116,16 @@ test('the cut search finds the planted best layer, and a seeded selection repeat
   }
 });
 
+test('a time budget bounds the cut search: past the deadline only the backbone\'s own cut is scored, and it says so', async () => {
+  const { y, blocks, k } = planted(0);
+  const late = await selectProbe(blocks, y, k, { seed: 1, deadline: Date.now() - 1 });
+  assert.deepEqual([...new Set(late.scores.map((s) => s.cuts.join('+')))], ['cut_2'], 'one candidate (the last, the default cut), no concatenation');
+  assert.match(late.note, /time budget reached after 1 of 3 candidate cuts/);
+  // A deadline far away changes nothing: the same selection as without one.
+  const roomy = await selectProbe(blocks, y, k, { seed: 1, deadline: Date.now() + 3600_000 });
+  assert.deepEqual(roomy, await selectProbe(blocks, y, k, { seed: 1 }));
+});
+
 test('the refit head with standardisation folded in predicts raw features like the standardised fit', async () => {
   const { y, blocks, k } = planted(1);
   const b = blocks[1]!;

@@ -75,3 +75,16 @@ test('seeded --augment runs repeat exactly (each image draws from its own genera
   }
   assert.ok(w[0]!.equals(w[1]!), 'same seed, same augmented pixels, same weights');
 });
+
+test('--time-budget: the default search keeps what it scored in time, gradient training stops at the first epoch past it; both say so', async () => {
+  // A budget spent before the search starts: one candidate cut scored, the network's own.
+  const quick = await trainClassifier({ data: ds.train, out: path.join(tmpDir(), 'tb'), inputSize: 96, cacheDir: cache, quiet: true, timeBudget: 0.001, report: false });
+  const stage = quick.manifest.training?.stages?.find((s: Record<string, unknown>) => s.stage === 'probe') as { note: string; candidates: { cuts: string[] }[] } | undefined;
+  assert.ok(stage, JSON.stringify(quick.manifest.training));
+  assert.match(stage.note, /time budget reached after 1 of \d+ candidate cuts/);
+  assert.equal(new Set(stage.candidates.map((c) => c.cuts.join('+'))).size, 1);
+  const seen: string[] = [];
+  const grad = await trainClassifier({ data: ds.train, out: path.join(tmpDir(), 'tb2'), inputSize: 96, cacheDir: cache, quiet: true, head: 'dense', epochs: 500, timeBudget: 0.001, report: false, onnx: false }, (e) => 'message' in e && seen.push(e.message));
+  assert.equal(grad.history.length, 1, 'stopped after the first epoch');
+  assert.ok(seen.some((m) => /time budget of 0\.001 s reached/.test(m)), seen.join(' | '));
+});
