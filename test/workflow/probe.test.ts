@@ -79,7 +79,8 @@ test('seeded --augment runs repeat exactly (each image draws from its own genera
 test('--time-budget: the default search keeps what it scored in time, gradient training stops at the first epoch past it; both say so', async () => {
   // A budget spent before the search starts: one candidate cut scored, the network's own.
   const quick = await trainClassifier({ data: ds.train, out: path.join(tmpDir(), 'tb'), inputSize: 96, cacheDir: cache, quiet: true, timeBudget: 0.001, report: false });
-  const stage = quick.manifest.training?.stages?.find((s: Record<string, unknown>) => s.stage === 'probe') as { note: string; candidates: { cuts: string[] }[] } | undefined;
+  const stages = quick.manifest.training.stages as { stage: string; note: string; candidates: { cuts: string[] }[] }[];
+  const stage = stages.find((s) => s.stage === 'probe');
   assert.ok(stage, JSON.stringify(quick.manifest.training));
   assert.match(stage.note, /time budget reached after 1 of \d+ candidate cuts/);
   assert.equal(new Set(stage.candidates.map((c) => c.cuts.join('+'))).size, 1);
