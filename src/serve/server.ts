@@ -126,6 +126,10 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
   });
 
   app.addHook('preValidation', async (req) => clearTimeout(bodyTimers.get(req)));
+  // While draining, every answer tells the client to close its connection.
+  app.addHook('onSend', async (_req, reply) => {
+    if (!accepting) reply.header('connection', 'close');
+  });
 
   if (o.maxEventLoopDelayMs > 0 || o.maxRssBytes > 0) {
     await app.register(underPressure, { maxEventLoopDelay: o.maxEventLoopDelayMs, maxRssBytes: o.maxRssBytes, retryAfter: 1 });
@@ -181,6 +185,9 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
       closed ??= (async () => {
         accepting = false;
         stopWatch();
+        // Keep-alive connections that finish their last response during the drain are idle
+        // too: close them as they become idle, not only those idle when close() began.
+        const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
         const deadline = setTimeout(() => {
           app.log.warn({ timeoutMs: o.shutdownTimeoutMs }, 'shutdown deadline reached: closing open connections');
           app.server.closeAllConnections();
@@ -189,6 +196,7 @@ export async function createServer(input: ServeOptions): Promise<GraftServer> {
           await app.close();
         } finally {
           clearTimeout(deadline);
+          clearInterval(sweeper);
           await repo.close();
         }
       })();

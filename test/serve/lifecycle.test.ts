@@ -166,12 +166,16 @@ test('graft serve (CLI): SIGTERM during a request answers it, then exits 0', asy
     await until(() => /"msg":"graft serve listening"/.test(out), 30_000);
     const line = JSON.parse(out.split('\n').find((l) => l.includes('graft serve listening'))!);
     assert.match(line.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    // A finished keep-alive request first: its idle connection must not hold up the exit.
+    assert.equal((await classify(line.url)).status, 200);
     const pending = classify(line.url);
     await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
     child.kill('SIGTERM');
     const r = await pending;
     assert.equal(r.status, 200);
     assert.equal(await exited, 0, out);
+    assert.ok(Date.now() - t0 < 5000, `exit took ${Date.now() - t0} ms (the drain deadline is 10 s: a connection was left open)`);
     assert.match(out, /draining in-flight requests/);
   } finally {
     child.kill('SIGKILL');
