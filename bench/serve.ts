@@ -45,7 +45,7 @@ console.log(`model ${modelDir}: ${manifest.backbone.name} ${H}×${W}, ${manifest
 const limits = await rawLimit(modelDir, jpegs, quick ? [1, 8] : [1, 8, 16, 32], quick ? 1 : 4);
 const best = limits.reduce((a, b) => (b.imagesPerS > a.imagesPerS ? b : a));
 console.log('## Raw onnxruntime-node limit (decode + run, this process, server not running)\n');
-console.log(markdownTable(['batch', 'images/s', 'ms per batch'], limits.map((l) => [String(l.batch), fmtRate(l.imagesPerS), l.batchMs.toFixed(1)])) + '\n');
+console.log(markdownTable(['batch', 'images/s (decode + run)', 'ms per batch', 'images/s (run only)', 'event loop blocked, ms'], limits.map((l) => [String(l.batch), fmtRate(l.imagesPerS), l.batchMs.toFixed(1), fmtRate(l.runOnlyImagesPerS), l.loopBlockMs.toFixed(0)])) + '\n');
 
 // ── request bodies ────────────────────────────────────────────────────────────────────────────
 const pixels = await Promise.all(jpegs.slice(0, 8).map(async (b) => sharp(b).resize(W, H, { fit: 'cover' }).removeAlpha().raw().toBuffer()));

@@ -47,6 +47,10 @@ export interface ServerProc {
 /** `graft serve m=<dir> --port 0 …flags` in a child process (the CLI from src through tsx). */
 export async function startServer(modelDir: string, flags: string[] = []): Promise<ServerProc> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', `m=${modelDir}`, '--port', '0', '--log-level', 'info', ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A bench that crashes must not leave its server running.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -89,6 +93,10 @@ export interface RawLimit {
   imagesPerS: number;
   /** ms per batch, decode included. */
   batchMs: number;
+  /** The same without decoding (pixels ready): what batching itself buys. */
+  runOnlyImagesPerS: number;
+  /** Longest the JS thread went without running a 1 ms timer while run() was called on it. */
+  loopBlockMs: number;
 }
 
 /**
@@ -120,7 +128,25 @@ export async function rawLimit(modelDir: string, jpegs: Buffer[], batches: numbe
       n++;
     }
     const ms = (performance.now() - t0) / n;
-    out.push({ batch: b, imagesPerS: (b * 1000) / ms, batchMs: ms });
+    // Run only, and how long each run holds the event loop (why the server runs it in a worker).
+    const x = new Float32Array(b * h * w * 3).fill(128);
+    let last = performance.now();
+    let gap = 0;
+    const tick = setInterval(() => {
+      const now = performance.now();
+      gap = Math.max(gap, now - last);
+      last = now;
+    }, 1);
+    let r = 0;
+    const t1 = performance.now();
+    while (performance.now() - t1 < seconds * 500 || r < 3) {
+      await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x, [b, h, w, 3]) });
+      await new Promise((res) => setImmediate(res));
+      r++;
+    }
+    const runMs = (performance.now() - t1) / r;
+    clearInterval(tick);
+    out.push({ batch: b, imagesPerS: (b * 1000) / ms, batchMs: ms, runOnlyImagesPerS: (b * 1000) / runMs, loopBlockMs: gap });
   }
   await s.release();
   return out;
