@@ -161,6 +161,11 @@ export const ERROR_CODES = Object.freeze({
   // ── serve: the prediction server ────────────────────────────────────────────────────────────
   E_SERVE_DUPLICATE_NAME: 'Two models given to graft serve / createServer have the same name.',
   E_SERVE_WORKER: "A model's inference worker thread died or failed to start; the model must be reloaded.",
+  // ── studio: the local labelling and training app ────────────────────────────────────────────
+  E_STUDIO_BAD_NAME: 'A class name or uploaded file name given to graft studio is empty, hidden, too long or holds a path separator (path traversal refused).',
+  E_STUDIO_NOT_FOUND: 'A class, image, trash entry or model version named in a studio request does not exist in the project.',
+  E_STUDIO_EXISTS: 'A studio request would create a class that already exists.',
+  E_STUDIO_BUSY: 'A studio training run is already in progress (one at a time), or none is running to cancel.',
 });
 
 /** A catalogued error code: a key of {@link ERROR_CODES}. */

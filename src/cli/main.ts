@@ -14,6 +14,7 @@ import { registerAdapt } from './adapt.js';
 import { registerShift } from './shift.js';
 import { registerCurve } from './curve.js';
 import { registerServe } from './serve.js';
+import { registerStudio } from './studio.js';
 
 /** The `graft` command line: one file per verb, each a thin layer over the library. */
 export function buildCli(): Command {
@@ -35,6 +36,7 @@ export function buildCli(): Command {
   registerAdapt(program);
   registerCurve(program);
   registerServe(program);
+  registerStudio(program);
   return program;
 }
 

@@ -1,0 +1,138 @@
+// The studio's REST API over real HTTP on 127.0.0.1: the session token, classes, uploads (formats,
+// limits, traversal), listing and thumbnails, move, delete to the trash and restore, the
+// prototype preview. The project stays exactly what `graft train` reads.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { loadImageFolder } from '../../src/data/dataset.js';
+import { startStudio, demoImages, upload, form, json, CLASSES } from './helpers.js';
+
+let s: Awaited<ReturnType<typeof startStudio>>;
+const api = (p: string, init: RequestInit = {}) => fetch(`${s.base}${p}`, { ...init, headers: { ...s.auth, ...(init.body && typeof init.body === 'string' ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string>) } });
+
+before(async () => {
+  s = await startStudio();
+});
+after(() => s.close());
+
+test('every API call needs the session token; the page shell does not', async () => {
+  assert.equal((await fetch(`${s.base}/api/project`)).status, 401);
+  assert.equal((await fetch(`${s.base}/api/project`, { headers: { authorization: 'Bearer nope' } })).status, 401);
+  assert.equal((await fetch(`${s.base}/api/project?token=${s.token.slice(0, -1)}x`)).status, 401);
+  assert.equal((await fetch(`${s.base}/api/project?token=${s.token}`)).status, 200);
+  assert.equal((await api('/api/project')).status, 200);
+  assert.equal((await fetch(`${s.base}/`)).status, 200);
+  assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
+});
+
+test('classes: create, refuse bad names (traversal, hidden, separators), rename, delete to the trash and restore', async () => {
+  for (const c of CLASSES) assert.equal((await api('/api/classes', { method: 'POST', body: JSON.stringify({ name: c }) })).status, 201);
+  assert.equal((await api('/api/classes', { method: 'POST', body: JSON.stringify({ name: 'Bag' }) })).status, 409);
+  for (const bad of ['../evil', '..', '.graft', 'a/b', 'a\\b', '', '_inbox', 'x\u0000y']) {
+    const r = await api('/api/classes', { method: 'POST', body: JSON.stringify({ name: bad }) });
+    assert.equal(r.status, 400, bad);
+    assert.equal((await r.json()).code, 'E_STUDIO_BAD_NAME');
+  }
+  assert.equal(fs.existsSync(path.join(path.dirname(s.ctx.project.root), 'evil')), false);
+  assert.equal((await api('/api/classes/Temp', { method: 'POST' })).status, 404);
+  await json(api('/api/classes', { method: 'POST', body: JSON.stringify({ name: 'Temp' }) }));
+  assert.deepEqual(await json(api('/api/classes/Temp', { method: 'PATCH', body: JSON.stringify({ name: 'Temp2' }) })), { name: 'Temp2' });
+  assert.equal((await api('/api/classes/Temp2', { method: 'PATCH', body: JSON.stringify({ name: '../x' }) })).status, 400);
+  const del = await json(api('/api/classes/Temp2', { method: 'DELETE' }));
+  assert.equal(del.trashed.kind, 'class');
+  assert.deepEqual((await json(api('/api/project'))).classes.map((c: { name: string }) => c.name), ['Bag', 'Sneaker', 'Trouser']);
+  await json(api(`/api/trash/${del.trashed.id}/restore`, { method: 'POST' }));
+  assert.ok(fs.existsSync(path.join(s.ctx.project.root, 'Temp2')));
+  await json(api('/api/classes/Temp2', { method: 'DELETE' }));
+});
+
+test('uploads: every format the CLI decodes; traversal names, non-images and corrupt files refused; limits answer 413', async () => {
+  for (const c of CLASSES) assert.equal((await upload(s, c, demoImages(c, 4))).status, 201);
+  const png = fs.readFileSync(demoImages('Bag', 1, 10)[0]!);
+  const formats = { 'a.jpg': await sharp(png).resize(64, 64).jpeg().toBuffer(), 'b.webp': await sharp(png).resize(64, 64).webp().toBuffer(), 'c.tiff': await sharp(png).tiff().toBuffer(), 'd.gif': await sharp(png).gif().toBuffer(), 'e.avif': await sharp(png).resize(64, 64).avif().toBuffer() };
+  const r = await json(api('/api/images?label=Bag', { method: 'POST', body: form(Object.entries(formats).map(([name, bytes]) => ({ name, bytes }))) }));
+  assert.deepEqual(r.added.map((a: { name: string }) => a.name).sort(), Object.keys(formats));
+  assert.deepEqual(r.failed, []);
+  // The same name again gets a numbered sibling; nothing is overwritten.
+  const again = await json(api('/api/images?label=Bag', { method: 'POST', body: form([{ name: 'a.jpg', bytes: formats['a.jpg'] }]) }));
+  assert.equal(again.added[0].name, 'a-1.jpg');
+
+  const bad = await api('/api/images?label=Bag', { method: 'POST', body: form([{ name: '../../escape.png', bytes: png }, { name: '.hidden.png', bytes: png }, { name: 'notes.txt', bytes: Buffer.from('hi') }, { name: 'broken.png', bytes: png.subarray(0, 40) }]) });
+  assert.equal(bad.status, 400);
+  const failed = (await bad.json()).failed as { name: string; error: string }[];
+  assert.equal(failed.length, 4);
+  assert.match(failed[0]!.error, /path separator/);
+  assert.equal(fs.existsSync(path.join(path.dirname(s.ctx.project.root), 'escape.png')), false);
+  for (const label of ['../x', '.graft', 'NoSuchClass']) assert.ok([400, 404].includes((await api(`/api/images?label=${encodeURIComponent(label)}`, { method: 'POST', body: form([{ name: 'z.png', bytes: png }]) })).status));
+
+  const small = await startStudio(undefined, { bodyLimit: 4096, maxPixels: 1000 });
+  try {
+    const big = await fetch(`${small.base}/api/images?label=`, { method: 'POST', headers: small.auth, body: form([{ name: 'big.png', bytes: Buffer.alloc(10_000, 1) }]) });
+    assert.equal(big.status, 413);
+    const bomb = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#888' } }).png().toBuffer();
+    const px = await fetch(`${small.base}/api/images?label=`, { method: 'POST', headers: small.auth, body: form([{ name: 'bomb.png', bytes: bomb }]) });
+    assert.equal(px.status, 413);
+    assert.match((await px.json()).error, /10000 pixels exceeds/);
+  } finally {
+    await small.close();
+  }
+  // What graft train reads: the three classes, nothing of .graft/.
+  const ds = loadImageFolder(s.ctx.project.root);
+  assert.deepEqual(ds.classes, ['Bag', 'Sneaker', 'Trouser']);
+  assert.equal(ds.items.length, 4 * 3 + 6);
+});
+
+test('listing, thumbnails, originals; ids outside the project refused', async () => {
+  const page = await json(api('/api/images?label=Trouser&limit=2'));
+  assert.equal(page.total, 4);
+  assert.equal(page.images.length, 2);
+  const t = await api(`/api/thumb?id=${encodeURIComponent(page.images[0].id)}`);
+  assert.equal(t.headers.get('content-type'), 'image/webp');
+  const meta = await sharp(Buffer.from(await t.arrayBuffer())).metadata();
+  assert.deepEqual([meta.width, meta.height], [160, 160]);
+  assert.equal(fs.readdirSync(path.join(s.ctx.project.meta, 'thumbs')).length >= 1, true);
+  const orig = await api(`/api/image?id=${encodeURIComponent(page.images[0].id)}`);
+  assert.deepEqual(Buffer.from(await orig.arrayBuffer()), fs.readFileSync(path.join(s.ctx.project.root, page.images[0].id)));
+  for (const id of ['../outside.png', 'Trouser/../../x.png', '/etc/passwd', '.graft/settings.json', '.graft/trash/x/y.png', 'Trouser/nope.png']) {
+    const r = await api(`/api/thumb?id=${encodeURIComponent(id)}`);
+    assert.ok([400, 404].includes(r.status), `${id}: ${r.status}`);
+  }
+});
+
+test('move (relabel), delete to the trash, restore: nothing is lost', async () => {
+  const before = loadImageFolder(s.ctx.project.root).items.length;
+  const [img] = (await json(api('/api/images?label=Trouser&limit=1'))).images;
+  const moved = await json(api('/api/images/move', { method: 'POST', body: JSON.stringify({ ids: [img.id], to: 'Sneaker' }) }));
+  assert.equal(moved.moved[0].label, 'Sneaker');
+  assert.ok(fs.existsSync(path.join(s.ctx.project.root, moved.moved[0].id)));
+  assert.equal((await api('/api/images/move', { method: 'POST', body: JSON.stringify({ ids: [moved.moved[0].id], to: '../up' }) })).status, 400);
+  const del = await json(api('/api/images/delete', { method: 'POST', body: JSON.stringify({ ids: [moved.moved[0].id] }) }));
+  assert.equal(loadImageFolder(s.ctx.project.root).items.length, before - 1);
+  const trash = await json(api('/api/trash'));
+  assert.ok(trash.entries.some((e: { id: string }) => e.id === del.trashed[0].id));
+  assert.equal((await api('/api/trash/..%2F..%2Fetc/restore', { method: 'POST' })).status, 404);
+  const back = await json(api(`/api/trash/${del.trashed[0].id}/restore`, { method: 'POST' }));
+  assert.deepEqual(back.restored, [moved.moved[0].id]);
+  assert.equal(loadImageFolder(s.ctx.project.root).items.length, before);
+});
+
+test('each image is embedded once; the prototype head pre-labels the inbox', async () => {
+  await upload(s, '_inbox', [...demoImages('Sneaker', 2, 10, 'test'), ...demoImages('Trouser', 2, 10, 'test')]);
+  await s.ctx.embedder.settled();
+  const p = await json(api('/api/preview'));
+  assert.equal(p.ready, true);
+  assert.deepEqual(p.classes, ['Bag', 'Sneaker', 'Trouser']);
+  assert.ok(p.fitAccuracy > 0.5, String(p.fitAccuracy));
+  const inbox = await json(api('/api/images?label=_inbox'));
+  assert.equal(inbox.total, 4);
+  for (const i of inbox.images) {
+    assert.ok(i.guess, JSON.stringify(i));
+    assert.ok(i.guess.confidence > 0 && i.guess.confidence <= 1);
+  }
+  assert.deepEqual(inbox.images.map((i: { guess: { label: string } }) => i.guess.label).sort(), ['Sneaker', 'Sneaker', 'Trouser', 'Trouser']);
+  // Embedded into the CLI's feature cache: one entry, holding every image.
+  const feats = path.join(path.dirname(s.ctx.project.root), 'cache', 'features');
+  assert.ok(fs.readdirSync(feats).some((f) => !f.endsWith('.lock')));
+});
