@@ -60,10 +60,12 @@ export interface ServeOptions {
 }
 
 /**
- * Defaults. Batch settings: MobileNetV2 224 on onnxruntime-node runs about as many images per
- * second at batch 2 as at 32 on a 2-core machine (BENCHMARKS.md "Serving"), so a batch of 8 keeps
- * the batch latency short without giving up throughput; a 2 ms delay lets concurrent requests
- * meet while the model is idle, and under load batches fill while the previous one runs.
+ * Defaults. Batch settings are provisional until `npm run bench:serve`'s settings sweep
+ * (maxBatchSize 1–32, delay 0–10 ms at 32 clients) has run on a quiet machine: on the shared
+ * 2-core development machine, onnxruntime ran MobileNetV2 224 no faster per image at batch 8 than
+ * at batch 1, while decode + run with a batch's images decoded together was faster at 8. A batch
+ * of 8 bounds the batch latency; a 2 ms delay lets concurrent requests meet while the model is
+ * idle, and under load batches fill while the previous one runs, without any delay.
  * Body: a 12-megapixel JPEG at high quality is 5–12 MB, so 20 MiB leaves room (TorchServe's
  * 6.5 MB default refuses such photos). Pixels: 50 MP covers phone and DSLR photos and stops
  * decompression bombs far before libvips' own 268 MP limit.
