@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { isGraftError } from '../errors.js';
 import { HttpError } from '../serve/http-error.js';
@@ -98,7 +98,7 @@ export async function createStudio(o: StudioOptions): Promise<Studio> {
   };
   const token = o.token ?? crypto.randomBytes(32).toString('hex');
   const want = sha256(token);
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 300 } });
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 300 } });
 
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/api/')) checkToken(req, want);

@@ -1,0 +1,88 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, withToken } from './api';
+import { project, refresh, say } from './state';
+
+interface Progress {
+  type: string;
+  task?: string;
+  label?: string;
+  loaded?: number;
+  total?: number;
+  message?: string;
+}
+
+export function TrainPage() {
+  const p = project.value;
+  const [log, setLog] = useState<string[]>([]);
+  const [bars, setBars] = useState<Record<string, { loaded: number; total: number }>>({});
+  const state = p?.train;
+
+  useEffect(() => {
+    // EventSource reconnects by itself and sends Last-Event-ID: the server replays what was missed.
+    const es = new EventSource(withToken('/api/events'));
+    es.addEventListener('train', (m) => {
+      const e = JSON.parse((m as MessageEvent).data) as Progress;
+      if (e.type === 'progress' || e.type === 'initiate' || e.type === 'done') setBars((b) => ({ ...b, [`${e.task}: ${e.label}`]: { loaded: e.loaded ?? 0, total: e.total ?? 0 } }));
+      else if (e.message) setLog((l) => [...l.slice(-200), `${e.type === 'warning' ? '⚠ ' : ''}${e.message}`]);
+    });
+    es.addEventListener('state', (m) => {
+      const s = JSON.parse((m as MessageEvent).data) as { status: string; version?: string; accuracy?: number; error?: string };
+      if (s.status === 'running') {
+        setLog([]);
+        setBars({});
+      }
+      if (s.status === 'done') say(`${s.version} trained: held-out accuracy ${((s.accuracy ?? 0) * 100).toFixed(1)}%`);
+      if (s.status === 'failed') say(`Training failed: ${s.error}`);
+      void refresh();
+    });
+    return () => es.close();
+  }, []);
+
+  const labelled = (p?.classes ?? []).reduce((a, c) => a + c.count, 0);
+  return (
+    <div class="page">
+      <h2>Train</h2>
+      <p class="muted">
+        The same recipe as <code>graft train {p?.root}</code>: a head on the frozen {p?.settings.backbone} ({p?.settings.weights}
+        {p?.settings.inputSize ? `, ${p.settings.inputSize}px` : ''}) chosen by cross-validation. Features come from the cache the studio filled as images arrived. Each run becomes a model version in <code>.graft/models/</code>.
+      </p>
+      <div class="toolbar">
+        <button class="primary" disabled={state?.status === 'running' || (p?.classes.length ?? 0) < 2} onClick={async () => {
+          try {
+            await api('/api/train', { method: 'POST' });
+            await refresh();
+          } catch (e) {
+            say((e as Error).message);
+          }
+        }} data-testid="train">Train on {labelled} images</button>
+        {state?.status === 'running' && <button class="danger" onClick={() => api('/api/train/cancel', { method: 'POST' }).then(refresh)}>Cancel</button>}
+        <span class={`runstate ${state?.status}`} data-testid="runstate">{state?.status === 'idle' ? '' : `${state?.version ?? ''} ${state?.status}`}{state?.status === 'done' && state.accuracy !== undefined ? ` · accuracy ${(state.accuracy * 100).toFixed(1)}%` : ''}</span>
+      </div>
+      {state?.error && <pre class="error">{state.error}</pre>}
+      <div class="bars">
+        {Object.entries(bars).map(([k, b]) => (
+          <div class="bar">
+            <span>{k}</span>
+            <progress max={b.total || 1} value={b.loaded} />
+            <em>{b.loaded}/{b.total}</em>
+          </div>
+        ))}
+      </div>
+      <pre class="log">{log.join('\n')}</pre>
+      <h3>Versions</h3>
+      <table class="versions">
+        <thead><tr><th>Version</th><th>Trained</th><th>Held-out accuracy</th><th></th></tr></thead>
+        <tbody>
+          {(p?.versions ?? []).slice().reverse().map((v) => (
+            <tr>
+              <td>{v.version}</td>
+              <td>{new Date(v.createdAt).toLocaleString()}</td>
+              <td>{v.accuracy !== undefined ? `${(v.accuracy * 100).toFixed(1)}%` : '–'}</td>
+              <td><a href={`#inspect/${v.version}`}>Inspect</a> · <a href={withToken(`/api/versions/${v.version}/report`)} target="_blank">Report</a></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
