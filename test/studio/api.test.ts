@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadImageFolder } from '../../src/data/dataset.js';
+import { Classifier } from '../../src/workflow/predict.js';
 import { startStudio, demoImages, upload, form, json, CLASSES } from './helpers.js';
 
 let s: Awaited<ReturnType<typeof startStudio>>;
@@ -135,4 +136,72 @@ test('each image is embedded once; the prototype head pre-labels the inbox', asy
   // Embedded into the CLI's feature cache: one entry, holding every image.
   const feats = path.join(path.dirname(s.ctx.project.root), 'cache', 'features');
   assert.ok(fs.readdirSync(feats).some((f) => !f.endsWith('.lock')));
+});
+
+/** Read an SSE response until `until` returns true for the messages so far. */
+async function readEvents(res: Response, until: (m: { id: number; event: string; data: any }[]) => boolean): Promise<{ id: number; event: string; data: any }[]> {
+  const out: { id: number; event: string; data: any }[] = [];
+  const reader = res.body!.getReader();
+  let buf = '';
+  while (!until(out)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += Buffer.from(value).toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const f = Object.fromEntries(block.split('\n').filter((l) => /^(id|event|data):/.test(l)).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+      if (f.id) out.push({ id: Number(f.id), event: f.event!, data: JSON.parse(f.data!) });
+    }
+  }
+  await reader.cancel();
+  return out;
+}
+
+test('training: one run at a time in a child process, progress as SSE with ids (replayed after Last-Event-ID), a version directory; cancel keeps nothing', async () => {
+  const sse = await api('/api/events');
+  assert.equal(sse.headers.get('content-type'), 'text/event-stream');
+  const started = await api('/api/train', { method: 'POST' });
+  assert.equal(started.status, 202);
+  assert.equal((await started.json()).version, 'v1');
+  assert.equal((await api('/api/train', { method: 'POST' })).status, 409);
+  const msgs = await readEvents(sse, (m) => m.some((x) => x.event === 'state' && x.data.status !== 'running'));
+  const end = msgs.at(-1)!;
+  assert.equal(end.data.status, 'done', JSON.stringify(end.data));
+  assert.ok(msgs.some((m) => m.event === 'train' && m.data.type === 'stage'));
+  assert.deepEqual(msgs.map((m) => m.id), msgs.map((m) => m.id).slice().sort((a, b) => a - b));
+  // A reconnect with Last-Event-ID gets exactly what came after it.
+  const mid = msgs[Math.floor(msgs.length / 2)]!.id;
+  const again = await readEvents(await api('/api/events', { headers: { 'last-event-id': String(mid) } }), (m) => m.length >= msgs.length - msgs.findIndex((x) => x.id === mid) - 1);
+  assert.deepEqual(again.map((m) => m.id), msgs.filter((m) => m.id > mid).map((m) => m.id));
+
+  const dir = path.join(s.ctx.project.meta, 'models', 'v1');
+  for (const f of ['graft.json', 'model.onnx', 'report.html']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  const v = await json(api('/api/versions/v1'));
+  assert.deepEqual(v.inspect.classes, ['Bag', 'Sneaker', 'Trouser']);
+  assert.equal(v.inspect.images.length, loadImageFolder(s.ctx.project.root).items.length);
+  assert.equal(v.inspect.fit.confusion.flat().reduce((a: number, b: number) => a + b, 0), v.inspect.images.length);
+  assert.equal((await api('/api/versions/v9')).status, 404);
+  assert.equal((await api('/api/versions/..%2F..%2Fx/model.onnx')).status, 404);
+  // Server-side try through v1's model.onnx and through the prototype head.
+  const img = demoImages('Trouser', 1, 15, 'test')[0]!;
+  const tv = await json(api('/api/try?via=v1', { method: 'POST', body: form([{ name: 't.png', bytes: fs.readFileSync(img) }]) }));
+  const clf = await Classifier.load(dir);
+  const want = (await clf.predictFiles([img])).predictions[0]!;
+  clf.dispose();
+  assert.equal(tv.top[0].label, want.top[0]!.label);
+  assert.ok(Math.abs(tv.top[0].probability - want.top[0]!.probability) < 1e-6);
+  const tp = await json(api('/api/try?via=prototype', { method: 'POST', body: form([{ name: 't.png', bytes: fs.readFileSync(img) }]) }));
+  assert.ok(['Bag', 'Sneaker', 'Trouser'].includes(tp.top[0].label));
+  assert.ok(Math.abs(tp.top.reduce((a: number, t: { probability: number }) => a + t.probability, 0) - 1) < 1e-5);
+
+  // Cancel: the run stops, no v2 appears.
+  const sse2 = await api('/api/events', { headers: { 'last-event-id': String(end.id) } });
+  await json(api('/api/train', { method: 'POST' }));
+  await json(api('/api/train/cancel', { method: 'POST' }));
+  const after = await readEvents(sse2, (m) => m.some((x) => x.event === 'state' && x.data.status !== 'running'));
+  assert.equal(after.at(-1)!.data.status, 'cancelled');
+  assert.equal(fs.existsSync(path.join(s.ctx.project.meta, 'models', 'v2')), false);
+  assert.equal((await api('/api/train/cancel', { method: 'POST' })).status, 409);
 });
