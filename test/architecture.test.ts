@@ -68,13 +68,18 @@ test('no import circle between source files', () => {
   assert.deepEqual(circles(new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]])), [['a.ts', 'b.ts', 'c.ts']]);
 });
 
-test('the floors below the workflow never import it (nor the CLI, nor the server)', () => {
+test('the floors below the workflow never import it (nor the CLI, nor the server, nor the studio)', () => {
   const floors = ['adapt/', 'heads/', 'backbones/', 'features/', 'recipes/', 'engine/', 'train/', 'transfer/', 'zoo/', 'weights/', 'data/', 'io/', 'evaluate/'];
   const bad = [...graph].flatMap(([f, deps]) => (floors.some((p) => f.startsWith(p)) ? deps.filter((d) => d.startsWith('workflow/') || d.startsWith('cli/') || d.startsWith('serve/')).map((d) => `${f} → ${d}`) : []));
   assert.deepEqual(bad, []);
   // The server sits beside the workflow: it uses the verbs, the CLI uses it, never the other way.
   const up = [...graph].flatMap(([f, deps]) => (f.startsWith('serve/') || f.startsWith('workflow/') ? deps.filter((d) => d.startsWith('cli/')).map((d) => `${f} → ${d}`) : []));
   assert.deepEqual(up, []);
+  // The studio sits at the top beside the CLI: only the CLI may import it.
+  const studio = [...graph].flatMap(([f, deps]) => (!f.startsWith('studio/') && !f.startsWith('cli/') ? deps.filter((d) => d.startsWith('studio/')).map((d) => `${f} → ${d}`) : []));
+  assert.deepEqual(studio, []);
+  const studioUp = [...graph].flatMap(([f, deps]) => (f.startsWith('studio/') ? deps.filter((d) => d.startsWith('cli/')).map((d) => `${f} → ${d}`) : []));
+  assert.deepEqual(studioUp, []);
 });
 
 test('every source file stays at or under 400 lines (data tables excepted)', () => {

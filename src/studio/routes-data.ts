@@ -11,7 +11,7 @@ import type { GraftManifest } from '../io/manifest.js';
 import { isGraftError } from '../errors.js';
 import { INBOX, checkName, type ImageEntry } from './project.js';
 import { guess } from './embedder.js';
-import type { StudioContext } from './server.js';
+import type { StudioContext } from './context.js';
 
 /** Uploads are decoded once at this size to prove the CLI's decoder reads them. */
 const CHECK = { inputSize: [32, 32], resize: 'crop' } as unknown as GraftManifest;

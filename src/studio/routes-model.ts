@@ -12,7 +12,7 @@ import { decodeRequestImage } from '../serve/images.js';
 import { HttpError, badRequest } from '../serve/http-error.js';
 import { guess } from './embedder.js';
 import { zipModelDir } from './zip.js';
-import type { StudioContext } from './server.js';
+import type { StudioContext } from './context.js';
 
 type V = { Params: { v: string } };
 

@@ -14,6 +14,9 @@ import { Thumbnails } from './thumbs.js';
 import { readSettings, type StudioModelSettings } from './settings.js';
 import { registerDataRoutes } from './routes-data.js';
 import { registerModelRoutes } from './routes-model.js';
+import type { StudioContext } from './context.js';
+
+export type { StudioContext } from './context.js';
 
 export interface StudioOptions extends Partial<StudioModelSettings> {
   /** The project folder (created when missing): one sub-folder per class, plus .graft/. */
@@ -31,18 +34,6 @@ export interface StudioOptions extends Partial<StudioModelSettings> {
   /** Most files in one upload request. */
   maxFiles?: number;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-}
-
-/** What every route handler shares. */
-export interface StudioContext {
-  project: Project;
-  embedder: Embedder;
-  trainer: Trainer;
-  thumbs: Thumbnails;
-  settings: StudioModelSettings;
-  bodyLimit: number;
-  maxPixels: number;
-  maxFiles: number;
 }
 
 export interface Studio {
