@@ -150,6 +150,9 @@ export { findLearningRate } from './workflow/lr-find.js';
 // serve (prediction server: Open Inference Protocol v2, :classify, /predictions)
 export { createServer, SERVE_DEFAULTS, type GraftServer, type ServeOptions, type ServeModel } from './serve/index.js';
 
+// studio (the local web app: label, train, inspect, try; graft studio)
+export { createStudio, type Studio, type StudioOptions } from './studio/server.js';
+
 // ── Evaluation & reports ─────────────────────────────────────────────────────────────────────
 export { evaluateProbs, type Evaluation } from './evaluate/metrics.js';
 export { renderReport, type ReportData } from './evaluate/report/index.js';

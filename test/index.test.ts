@@ -39,6 +39,7 @@ const PUBLIC_NAMES = [
   'createModel',
   'createOrtEngine',
   'createServer',
+  'createStudio',
   'createTfjsEngine',
   'cutModel',
   'dann',
