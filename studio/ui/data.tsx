@@ -4,6 +4,42 @@ import { project, preview, refresh, say, dataVersion } from './state';
 import { Grid } from './grid';
 
 const INBOX = '_inbox';
+const TRASH = '_trash';
+
+interface TrashEntry {
+  id: string;
+  from: string;
+  kind: 'image' | 'class';
+  at: string;
+}
+
+/** The trash: what was deleted, newest first, each restorable to where it was. */
+function TrashList(props: { onChange: () => void }) {
+  const [entries, setEntries] = useState<TrashEntry[]>([]);
+  const load = () => api<{ entries: TrashEntry[] }>('/api/trash').then((r) => setEntries(r.entries));
+  useEffect(() => void load(), []);
+  if (!entries.length) return <div class="drop">The trash is empty. Deleted images and classes wait here (in <code>.graft/trash/</code>) until restored.</div>;
+  return (
+    <table class="versions trash">
+      <thead><tr><th>Deleted</th><th>What</th><th>From</th><th></th></tr></thead>
+      <tbody>
+        {entries.map((e) => (
+          <tr data-trash={e.id}>
+            <td>{new Date(e.at).toLocaleString()}</td>
+            <td>{e.kind}</td>
+            <td><code>{e.from}</code></td>
+            <td><button onClick={async () => {
+              await api(`/api/trash/${e.id}/restore`, { method: 'POST' });
+              say(`Restored ${e.from}`);
+              await load();
+              props.onChange();
+            }}>Restore</button></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
 /** Every file in a drop, folders walked (webkitGetAsEntry), so a whole folder can be dropped. */
 async function droppedFiles(dt: DataTransfer): Promise<File[]> {
@@ -35,6 +71,7 @@ export function DataPage() {
   const classes = p?.classes ?? [];
 
   const load = async () => {
+    if (label === TRASH) return setImages([]);
     const all: ImageInfo[] = [];
     for (let offset = 0; ; offset += 5000) {
       const r = await api<{ total: number; images: ImageInfo[] }>(`/api/images?label=${encodeURIComponent(label)}&offset=${offset}&limit=5000`);
@@ -47,15 +84,15 @@ export function DataPage() {
     void load();
   }, [label, dataVersion.value]);
   useEffect(() => {
-    if (label !== INBOX && !classes.some((c) => c.name === label)) setLabel(INBOX);
+    if (label !== INBOX && label !== TRASH && !classes.some((c) => c.name === label)) setLabel(INBOX);
   }, [classes.map((c) => c.name).join('/')]);
 
   const add = async (files: File[]) => {
     if (!files.length) return;
     setBusy(`Uploading ${files.length} files…`);
     try {
-      const r = await uploadFiles(label, files, (n) => setBusy(`Uploading ${n}/${files.length}…`));
-      say(`Added ${r.added} image(s) to ${label === INBOX ? 'the inbox' : label}${r.failed.length ? `; refused ${r.failed.length}: ${r.failed[0]!.name}: ${r.failed[0]!.error}` : ''}`);
+      const r = await uploadFiles(label === TRASH ? INBOX : label, files, (n) => setBusy(`Uploading ${n}/${files.length}…`));
+      say(`Added ${r.added} image(s) to ${label === INBOX || label === TRASH ? 'the inbox' : label}${r.failed.length ? `; refused ${r.failed.length}: ${r.failed[0]!.name}: ${r.failed[0]!.error}` : ''}`);
     } catch (e) {
       say((e as Error).message);
     } finally {
@@ -128,6 +165,9 @@ export function DataPage() {
               <em>{c.count}</em>
             </li>
           ))}
+          <li class={label === TRASH ? 'on' : ''} onClick={() => setLabel(TRASH)} data-class={TRASH}>
+            <span>Trash</span>
+          </li>
         </ul>
         <form class="newclass" onSubmit={async (e) => {
           e.preventDefault();
@@ -143,7 +183,7 @@ export function DataPage() {
           <input placeholder="New class…" value={newClass} onInput={(e) => setNewClass((e.target as HTMLInputElement).value)} name="newclass" />
           <button type="submit">Add</button>
         </form>
-        {label !== INBOX && (
+        {label !== INBOX && label !== TRASH && (
           <div class="classops">
             <button onClick={async () => {
               const to = prompt(`Rename "${label}" to`, label);
@@ -178,9 +218,9 @@ export function DataPage() {
       </aside>
       <section>
         <div class="toolbar">
-          <h2>{label === INBOX ? 'Inbox' : label}</h2>
+          <h2>{label === INBOX ? 'Inbox' : label === TRASH ? 'Trash' : label}</h2>
           <label class="btn">Add images<input type="file" multiple accept="image/*,.tif,.tiff,.avif" hidden onChange={(e) => add([...((e.target as HTMLInputElement).files ?? [])])} data-testid="upload" /></label>
-          <label class="btn">Add folder<input type="file" multiple hidden {...{ webkitdirectory: '' }} onChange={(e) => add([...((e.target as HTMLInputElement).files ?? [])])} /></label>
+          <label class="btn">Add folder<input type="file" multiple hidden {...{ webkitdirectory: true }} data-testid="folder" onChange={(e) => add([...((e.target as HTMLInputElement).files ?? [])])} /></label>
           {busy && <span class="muted">{busy}</span>}
           {cur && (
             <span class="selops">
@@ -194,7 +234,9 @@ export function DataPage() {
             </span>
           )}
         </div>
-        {images.length === 0 ? (
+        {label === TRASH ? (
+          <TrashList onChange={() => void refresh()} />
+        ) : images.length === 0 ? (
           <div class="drop">Drop images or folders here, paste, or use “Add images”. Formats: JPEG, PNG, WebP, GIF, TIFF, AVIF.</div>
         ) : (
           <Grid images={images} selected={sel} onSelect={setSel} badge={(img) => img.guess && (

@@ -51,7 +51,7 @@ export function Grid(props: { images: ImageInfo[]; selected: number; onSelect: (
     }
   }
   return (
-    <div class="grid" ref={box} style={{ height: props.height ?? 'calc(100vh - 190px)' }}>
+    <div class="grid" ref={box} style={{ height: props.height ?? 'calc(100vh - 132px)' }}>
       <div style={{ height: `${rows * (TILE + GAP) + GAP}px`, position: 'relative' }}>{tiles}</div>
     </div>
   );

@@ -54,12 +54,16 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
     await page.press('input[name=newclass]', 'Enter');
     await page.waitForSelector(`li[data-class="${c}"]`);
   }
-  // Two classes by the file picker, the third by dropping files on the page.
-  for (const c of CLASSES.slice(0, 2)) {
-    await page.click(`li[data-class="${c}"]`);
-    await page.setInputFiles('input[data-testid=upload]', demoImages(c, 8));
-    await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 8);
-  }
+  // One class by the file picker, one by the folder picker (a real folder), the third by dropping files on the page.
+  await page.click(`li[data-class="${CLASSES[0]}"]`);
+  await page.setInputFiles('input[data-testid=upload]', demoImages(CLASSES[0]!, 8));
+  await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 8);
+  const folder = path.join(path.dirname(s.ctx.project.root), 'picked', CLASSES[1]!);
+  fs.mkdirSync(folder, { recursive: true });
+  for (const f of demoImages(CLASSES[1]!, 8)) fs.copyFileSync(f, path.join(folder, path.basename(f)));
+  await page.click(`li[data-class="${CLASSES[1]}"]`);
+  await page.setInputFiles('input[data-testid=folder]', folder);
+  await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 8);
   const third = CLASSES[2]!;
   await page.click(`li[data-class="${third}"]`);
   const files = demoImages(third, 8).map((p) => ({ name: path.basename(p), b64: fs.readFileSync(p).toString('base64') }));
@@ -70,6 +74,18 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   }, files);
   await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 8);
   for (const c of CLASSES) assert.equal(count(c), 8);
+
+  // Delete with the keyboard, then restore from the trash: nothing is lost.
+  await page.click('.tile >> nth=0');
+  const gone = await page.getAttribute('.tile.sel', 'data-id');
+  await page.keyboard.press('Delete');
+  await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 7);
+  assert.equal(count(third), 7);
+  await page.click('li[data-class="_trash"]');
+  await page.click('tr[data-trash] button');
+  await page.waitForSelector('text=The trash is empty');
+  assert.equal(count(third), 8);
+  assert.ok(fs.existsSync(path.join(s.ctx.project.root, gone!)));
 
   // Unlabelled images into the inbox: the prototype head pre-labels them as soon as they are embedded.
   await page.click(`li[data-class="_inbox"]`);
