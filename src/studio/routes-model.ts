@@ -12,6 +12,7 @@ import { decodeRequestImage } from '../serve/images.js';
 import { HttpError, badRequest } from '../serve/http-error.js';
 import { guess } from './embedder.js';
 import { zipModelDir } from './zip.js';
+import { checkAdvanced } from './trainer.js';
 import type { StudioContext } from './context.js';
 
 type V = { Params: { v: string } };
@@ -24,7 +25,7 @@ export async function registerModelRoutes(app: FastifyInstance, ctx: StudioConte
   });
 
   app.get('/api/train', async () => trainer.state);
-  app.post('/api/train', async (_req, reply) => reply.code(202).send(trainer.start()));
+  app.post('/api/train', async (req, reply) => reply.code(202).send(trainer.start(checkAdvanced((req.body as { options?: unknown } | undefined)?.options))));
   app.post('/api/train/cancel', async () => trainer.cancel());
 
   app.get('/api/events', (req, reply) => {

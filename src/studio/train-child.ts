@@ -15,6 +15,8 @@ interface Job {
   out: string;
   settings: StudioModelSettings;
   images: { path: string; label: string }[];
+  /** The Advanced fold's options (checked by the server against the train options schema). */
+  advanced: Record<string, unknown>;
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
@@ -22,7 +24,7 @@ const send = (m: unknown) => process.send!(m);
 
 try {
   const s = job.settings;
-  const r = await trainClassifier({ data: job.data, out: job.out, backbone: s.backbone, weights: s.weights, inputSize: s.inputSize, cacheDir: s.cacheDir, quiet: true }, (e) => send({ event: e }));
+  const r = await trainClassifier({ data: job.data, out: job.out, backbone: s.backbone, weights: s.weights, inputSize: s.inputSize, cacheDir: s.cacheDir, quiet: true, ...job.advanced }, (e) => send({ event: e }));
   send({ event: { type: 'stage', message: 'Checking the new model on every labelled image' } });
   const clf = await Classifier.load(job.out);
   const { predictions } = await clf.predictFiles(job.images.map((i) => i.path), { top: 1 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { GraftError } from '../errors.js';
+import { parseTrainOptions } from '../options.js';
 import type { GraftEvent } from '../events.js';
 import type { Project } from './project.js';
 import { forkStudioChild, type StudioModelSettings } from './settings.js';
@@ -32,6 +33,20 @@ export interface VersionInfo {
   accuracy?: number;
   metrics: Record<string, unknown>;
   head?: unknown;
+}
+
+/** The training options the studio's "Advanced" fold may set; everything else stays `graft train`'s default. */
+export const ADVANCED_KEYS = ['head', 'epochs', 'fineTuneBlocks', 'augment', 'timeBudget'] as const;
+export type AdvancedOptions = Partial<Record<(typeof ADVANCED_KEYS)[number], unknown>>;
+
+/** Only the advanced keys, checked by the same schema as `graft train`'s flags (E_BAD_OPTIONS lists every problem). */
+export function checkAdvanced(raw: unknown): AdvancedOptions {
+  const o = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const extra = Object.keys(o).filter((k) => !(ADVANCED_KEYS as readonly string[]).includes(k));
+  if (extra.length) throw new GraftError('E_BAD_OPTIONS', `Unknown training option(s) for the studio: ${extra.join(', ')}.`, `Should be among: ${ADVANCED_KEYS.join(', ')}`);
+  const picked = Object.fromEntries(ADVANCED_KEYS.filter((k) => o[k] !== undefined && o[k] !== '').map((k) => [k, o[k]]));
+  parseTrainOptions({ data: '.', out: 'x', ...picked }, 'studio training options');
+  return picked;
 }
 
 /** Most stream messages kept for replay to a reconnecting client. */
@@ -104,8 +119,8 @@ export class Trainer {
     return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
   }
 
-  /** Start a run with `graft train`'s defaults; resolves once started (see `done()`). */
-  start(): RunState {
+  /** Start a run with `graft train`'s defaults (and any advanced options); returns once started (see `done()`). */
+  start(advanced: AdvancedOptions = {}): RunState {
     if (this.state.status === 'running') throw new GraftError('E_STUDIO_BUSY', `A training run (${this.state.version}) is in progress; one at a time.`, 'Wait for it, or cancel it: POST /api/train/cancel.');
     const used = fs.readdirSync(this.modelsDir).map((n) => /^v(\d+)/.exec(n)).filter((m) => m).map((m) => Number(m![1]));
     const version = `v${Math.max(0, ...used) + 1}`;
@@ -114,7 +129,7 @@ export class Trainer {
     const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-studio-run-'));
     const out = path.join(stage, 'model');
     const images = this.project.labelled();
-    const child = forkStudioChild('train-child', [JSON.stringify({ data: this.project.root, out, settings: this.settings, images })]);
+    const child = forkStudioChild('train-child', [JSON.stringify({ data: this.project.root, out, settings: this.settings, images, advanced })]);
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));

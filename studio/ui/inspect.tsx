@@ -60,6 +60,12 @@ export function InspectPage() {
   const [v, setV] = useState<Version | undefined>();
   const [cell, setCell] = useState<[number, number] | undefined>();
   const [done, setDone] = useState<Set<string>>(new Set());
+  const [other, setOther] = useState<Version | undefined>();
+  const [otherName, setOtherName] = useState('');
+  useEffect(() => {
+    if (otherName) void api<Version>(`/api/versions/${otherName}`).then(setOther, (e) => say(e.message));
+    else setOther(undefined);
+  }, [otherName]);
   useEffect(() => {
     setCell(undefined);
     if (wanted) void api<Version>(`/api/versions/${wanted}`).then(setV, (e) => say(e.message));
@@ -120,6 +126,29 @@ export function InspectPage() {
           <div class="fixes">{inCell.map((r) => <Fix row={r} classes={k} onDone={finish} />)}</div>
         </section>
       )}
+      <section class="compare">
+        <h3>Compare {wanted} with{' '}
+          <select value={otherName} onChange={(e) => setOtherName((e.target as HTMLSelectElement).value)} data-testid="compare">
+            <option value="">…</option>
+            {versions.filter((x) => x.version !== wanted).map((x) => <option value={x.version}>{x.version}</option>)}
+          </select>
+        </h3>
+        {other?.inspect && (
+          <table class="perclass">
+            <thead><tr><th></th><th>{other.version}</th><th>{wanted}</th><th>change</th></tr></thead>
+            <tbody>
+              {[['Held-out accuracy', other.metrics.accuracy, v.metrics.accuracy] as const, ...k.map((c) => {
+                const mine = ins.fit.perClass.find((x) => k[x.cls] === c)?.f1;
+                const oi = other.inspect!.classes.indexOf(c);
+                const theirs = other.inspect!.fit.perClass.find((x) => x.cls === oi)?.f1;
+                return [`F1 ${c} (labelled images)`, oi < 0 ? undefined : theirs, mine] as const;
+              })].map(([name, a, b]) => (
+                <tr><td>{name}</td><td>{pct(a)}</td><td>{pct(b)}</td><td class={a !== undefined && b !== undefined ? (b > a ? 'up' : b < a ? 'down' : '') : ''}>{a !== undefined && b !== undefined ? `${b >= a ? '+' : ''}${((b - a) * 100).toFixed(1)}` : '–'}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
       <section>
         <h3>Top losses <small class="muted">(the images the model finds least like their label: wrong labels show up here)</small></h3>
         <div class="fixes">{losses.length ? losses.map((r) => <Fix row={r} classes={k} onDone={finish} />) : <p class="muted">None: every image is predicted as its label with high confidence.</p>}</div>

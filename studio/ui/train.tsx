@@ -16,6 +16,9 @@ export function TrainPage() {
   const [log, setLog] = useState<string[]>([]);
   const [bars, setBars] = useState<Record<string, { loaded: number; total: number }>>({});
   const state = p?.train;
+  const [adv, setAdv] = useState<{ head: string; epochs: string; fineTuneBlocks: string; augment: boolean; timeBudget: string }>({ head: 'auto', epochs: '', fineTuneBlocks: '', augment: false, timeBudget: '' });
+  const num = (v: string) => (v.trim() === '' ? undefined : Number(v));
+  const options = () => ({ head: adv.head === 'auto' ? undefined : adv.head, epochs: num(adv.epochs), fineTuneBlocks: num(adv.fineTuneBlocks), augment: adv.augment || undefined, timeBudget: num(adv.timeBudget) });
 
   useEffect(() => {
     // EventSource reconnects by itself and sends Last-Event-ID: the server replays what was missed.
@@ -49,7 +52,7 @@ export function TrainPage() {
       <div class="toolbar">
         <button class="primary" disabled={state?.status === 'running' || (p?.classes.length ?? 0) < 2} onClick={async () => {
           try {
-            await api('/api/train', { method: 'POST' });
+            await api('/api/train', { method: 'POST', json: { options: options() } });
             await refresh();
           } catch (e) {
             say((e as Error).message);
@@ -58,6 +61,14 @@ export function TrainPage() {
         {state?.status === 'running' && <button class="danger" onClick={() => api('/api/train/cancel', { method: 'POST' }).then(refresh)}>Cancel</button>}
         <span class={`runstate ${state?.status}`} data-testid="runstate">{state?.status === 'idle' ? '' : `${state?.version ?? ''} ${state?.status}`}{state?.status === 'done' && state.accuracy !== undefined ? ` · accuracy ${(state.accuracy * 100).toFixed(1)}%` : ''}</span>
       </div>
+      <details class="advanced">
+        <summary>Advanced (the same options as <code>graft train</code>; empty = its default)</summary>
+        <label>Head <select value={adv.head} onChange={(e) => setAdv({ ...adv, head: (e.target as HTMLSelectElement).value })}>{['auto', 'linear', 'dense', 'prototype', 'knn'].map((h) => <option value={h}>{h}</option>)}</select></label>
+        <label>Epochs <input type="number" min="1" value={adv.epochs} onInput={(e) => setAdv({ ...adv, epochs: (e.target as HTMLInputElement).value })} /></label>
+        <label>Fine-tune blocks <input type="number" min="0" value={adv.fineTuneBlocks} onInput={(e) => setAdv({ ...adv, fineTuneBlocks: (e.target as HTMLInputElement).value })} /></label>
+        <label><input type="checkbox" checked={adv.augment} onChange={(e) => setAdv({ ...adv, augment: (e.target as HTMLInputElement).checked })} /> Augment</label>
+        <label>Time budget (s) <input type="number" min="1" value={adv.timeBudget} onInput={(e) => setAdv({ ...adv, timeBudget: (e.target as HTMLInputElement).value })} /></label>
+      </details>
       {state?.error && <pre class="error">{state.error}</pre>}
       <div class="bars">
         {Object.entries(bars).map(([k, b]) => (

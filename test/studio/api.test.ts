@@ -160,6 +160,11 @@ async function readEvents(res: Response, until: (m: { id: number; event: string;
 }
 
 test('training: one run at a time in a child process, progress as SSE with ids (replayed after Last-Event-ID), a version directory; cancel keeps nothing', async () => {
+  for (const options of [{ bogus: 1 }, { epochs: 0 }, { head: 'nope' }]) {
+    const r = await api('/api/train', { method: 'POST', body: JSON.stringify({ options }) });
+    assert.equal(r.status, 400, JSON.stringify(options));
+    assert.equal((await r.json()).code, 'E_BAD_OPTIONS');
+  }
   const sse = await api('/api/events');
   assert.equal(sse.headers.get('content-type'), 'text/event-stream');
   const started = await api('/api/train', { method: 'POST' });

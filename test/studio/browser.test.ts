@@ -132,7 +132,14 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   await page.click('[data-testid=train]');
   await page.waitForFunction(() => /v2 done/.test(document.querySelector('[data-testid=runstate]')?.textContent ?? ''), undefined, { timeout: 90_000 });
   const v2dir = path.join(s.ctx.project.meta, 'models', 'v2');
-  assert.equal(JSON.parse(fs.readFileSync(path.join(v2dir, 'graft.json'), 'utf8')).dataset.counts.train + 0 >= 0, true);
+  const v2 = await (await fetch(`${s.base}/api/versions/v2`, { headers: s.auth })).json();
+  assert.equal(v2.inspect.images.find((i: { id: string }) => i.id === `${to}/${moved.split('/')[1]}`).actual, v2.inspect.classes.indexOf(to));
+
+  // Compare the two versions.
+  await page.click('a[data-page=inspect]');
+  await page.selectOption('[data-testid=compare]', 'v1');
+  await page.waitForSelector('.compare table');
+  assert.equal(await page.locator('.compare tbody tr').count(), 1 + CLASSES.length);
 
   // Try in the page (onnxruntime-web): the same top-1 as Classifier (graft predict).
   await page.click('a[data-page=try]');
