@@ -14,6 +14,7 @@ import { Thumbnails } from './thumbs.js';
 import { readSettings, type StudioModelSettings } from './settings.js';
 import { registerDataRoutes } from './routes-data.js';
 import { registerModelRoutes } from './routes-model.js';
+import { registerShiftRoutes } from './routes-shift.js';
 import type { StudioContext } from './context.js';
 
 export type { StudioContext } from './context.js';
@@ -108,6 +109,7 @@ export async function createStudio(o: StudioOptions): Promise<Studio> {
   await app.register(fastifyStatic, { root: ortWebDir(), prefix: '/ort/', decorateReply: false, allowedPath: (p) => /^\/ort\.wasm\.min\.mjs$|^\/ort-wasm-simd-threaded\.(mjs|wasm)$/.test(p) });
   await registerDataRoutes(app, ctx);
   await registerModelRoutes(app, ctx);
+  await registerShiftRoutes(app, ctx);
 
   // Images already in the folder: thumbnails on demand, embeddings now, in the background.
   ctx.embedder.add(project.labelled().map((l) => l.path));

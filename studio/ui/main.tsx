@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { project, route, toast, refresh, watchEmbedding } from './state';
+import { project, route, toast, refresh, watchEmbedding, watchTraining } from './state';
 import { token } from './api';
 import { DataPage } from './data';
 import { TrainPage } from './train';
@@ -46,4 +46,7 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
-void refresh().then(watchEmbedding);
+void refresh().then(() => {
+  watchEmbedding();
+  watchTraining();
+});

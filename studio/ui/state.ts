@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { api } from './api';
+import { api, withToken } from './api';
 
 export interface ProjectInfo {
   root: string;
@@ -41,4 +41,36 @@ export function watchEmbedding(): void {
     setTimeout(tick, (project.value?.embedding.queued ?? 0) > 0 ? 700 : 3000);
   };
   void tick();
+}
+
+/** The training stream, kept for the whole session (not per page visit): log lines and progress bars. */
+export const trainLog = signal<string[]>([]);
+export const trainBars = signal<Record<string, { loaded: number; total: number }>>({});
+
+/**
+ * One EventSource for the page's lifetime. It reconnects by itself and sends Last-Event-ID, so
+ * the server replays exactly what was missed; each run's end is announced once.
+ */
+export function watchTraining(): void {
+  const announced = new Set<string>();
+  const es = new EventSource(withToken('/api/events'));
+  es.addEventListener('train', (m) => {
+    const e = JSON.parse((m as MessageEvent).data) as { type: string; task?: string; label?: string; loaded?: number; total?: number; message?: string };
+    if (e.type === 'progress' || e.type === 'initiate' || e.type === 'done') trainBars.value = { ...trainBars.value, [`${e.task}: ${e.label}`]: { loaded: e.loaded ?? 0, total: e.total ?? 0 } };
+    else if (e.message) trainLog.value = [...trainLog.value.slice(-300), `${e.type === 'warning' ? '⚠ ' : ''}${e.message}`];
+  });
+  es.addEventListener('state', (m) => {
+    const st = JSON.parse((m as MessageEvent).data) as { status: string; version?: string; accuracy?: number; error?: string };
+    if (st.status === 'running') {
+      trainLog.value = [];
+      trainBars.value = {};
+    }
+    const key = `${st.version}:${st.status}`;
+    if (!announced.has(key) && project.value?.train.status === 'running') {
+      if (st.status === 'done') say(`${st.version} trained: held-out accuracy ${((st.accuracy ?? 0) * 100).toFixed(1)}%`);
+      if (st.status === 'failed') say(`Training failed: ${st.error}`);
+    }
+    announced.add(key);
+    void refresh();
+  });
 }

@@ -1,45 +1,13 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, withToken } from './api';
-import { project, refresh, say } from './state';
-
-interface Progress {
-  type: string;
-  task?: string;
-  label?: string;
-  loaded?: number;
-  total?: number;
-  message?: string;
-}
+import { project, refresh, say, trainLog, trainBars } from './state';
 
 export function TrainPage() {
   const p = project.value;
-  const [log, setLog] = useState<string[]>([]);
-  const [bars, setBars] = useState<Record<string, { loaded: number; total: number }>>({});
   const state = p?.train;
   const [adv, setAdv] = useState<{ head: string; epochs: string; fineTuneBlocks: string; augment: boolean; timeBudget: string }>({ head: 'auto', epochs: '', fineTuneBlocks: '', augment: false, timeBudget: '' });
   const num = (v: string) => (v.trim() === '' ? undefined : Number(v));
   const options = () => ({ head: adv.head === 'auto' ? undefined : adv.head, epochs: num(adv.epochs), fineTuneBlocks: num(adv.fineTuneBlocks), augment: adv.augment || undefined, timeBudget: num(adv.timeBudget) });
-
-  useEffect(() => {
-    // EventSource reconnects by itself and sends Last-Event-ID: the server replays what was missed.
-    const es = new EventSource(withToken('/api/events'));
-    es.addEventListener('train', (m) => {
-      const e = JSON.parse((m as MessageEvent).data) as Progress;
-      if (e.type === 'progress' || e.type === 'initiate' || e.type === 'done') setBars((b) => ({ ...b, [`${e.task}: ${e.label}`]: { loaded: e.loaded ?? 0, total: e.total ?? 0 } }));
-      else if (e.message) setLog((l) => [...l.slice(-200), `${e.type === 'warning' ? '⚠ ' : ''}${e.message}`]);
-    });
-    es.addEventListener('state', (m) => {
-      const s = JSON.parse((m as MessageEvent).data) as { status: string; version?: string; accuracy?: number; error?: string };
-      if (s.status === 'running') {
-        setLog([]);
-        setBars({});
-      }
-      if (s.status === 'done') say(`${s.version} trained: held-out accuracy ${((s.accuracy ?? 0) * 100).toFixed(1)}%`);
-      if (s.status === 'failed') say(`Training failed: ${s.error}`);
-      void refresh();
-    });
-    return () => es.close();
-  }, []);
 
   const labelled = (p?.classes ?? []).reduce((a, c) => a + c.count, 0);
   return (
@@ -71,7 +39,7 @@ export function TrainPage() {
       </details>
       {state?.error && <pre class="error">{state.error}</pre>}
       <div class="bars">
-        {Object.entries(bars).map(([k, b]) => (
+        {Object.entries(trainBars.value).map(([k, b]) => (
           <div class="bar">
             <span>{k}</span>
             <progress max={b.total || 1} value={b.loaded} />
@@ -79,7 +47,7 @@ export function TrainPage() {
           </div>
         ))}
       </div>
-      <pre class="log">{log.join('\n')}</pre>
+      <pre class="log">{trainLog.value.join('\n')}</pre>
       <h3>Versions</h3>
       <table class="versions">
         <thead><tr><th>Version</th><th>Trained</th><th>Held-out accuracy</th><th></th></tr></thead>

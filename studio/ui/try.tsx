@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, withToken } from './api';
 import { project, say } from './state';
+import { ShiftPanel } from './shift';
 
 interface Top {
   label: string;
@@ -77,7 +78,7 @@ export function TryPage() {
   const [top, setTop] = useState<Top[] | undefined>();
   const [ms, setMs] = useState<number | undefined>();
   const v = version ?? versions.at(-1)?.version;
-  const last = useRef<Blob | undefined>();
+  const last = useRef<Blob | undefined>(undefined);
 
   const run = async (file: Blob) => {
     last.current = file;
@@ -136,6 +137,7 @@ export function TryPage() {
           )}
         </div>
       </div>
+      {v && <ShiftPanel version={v} />}
       {v && (
         <section class="export">
           <h3>Export {v}</h3>

@@ -201,6 +201,16 @@ test('training: one run at a time in a child process, progress as SSE with ids (
   assert.ok(['Bag', 'Sneaker', 'Trouser'].includes(tp.top[0].label));
   assert.ok(Math.abs(tp.top.reduce((a: number, t: { probability: number }) => a + t.probability, 0) - 1) < 1e-5);
 
+  // Shift: deployment images of the same classes, checked by graft shift through v1's features.
+  const deploy = [...demoImages('Bag', 3, 12, 'test'), ...demoImages('Sneaker', 3, 12, 'test')];
+  const sh = await json(api('/api/shift?version=v1', { method: 'POST', body: form(deploy.map((p) => ({ name: path.basename(p), bytes: fs.readFileSync(p) }))) }));
+  assert.equal(sh.images, 6);
+  assert.equal(sh.report.counts.b, 6);
+  assert.ok(['no detectable shift', 'shift: adapt before deploying'].includes(sh.report.verdict));
+  assert.ok(sh.report.confidenceDrift);
+  assert.equal(fs.readdirSync(path.join(s.ctx.project.root, sh.folder)).length, 6);
+  assert.equal((await api('/api/shift?version=v7', { method: 'POST', body: form([{ name: 'a.png', bytes: fs.readFileSync(deploy[0]!) }]) })).status, 404);
+
   // Cancel: the run stops, no v2 appears.
   const sse2 = await api('/api/events', { headers: { 'last-event-id': String(end.id) } });
   await json(api('/api/train', { method: 'POST' }));

@@ -1,9 +1,9 @@
 // graft studio end to end in real headless Chromium (Debian's /usr/bin/chromium driven by
 // playwright-core): create a project and three classes, add images by upload and by drop, see
 // the prototype preview pre-label the inbox, train, read the accuracy, open a confusion-matrix
-// cell, relabel an image from it, retrain, classify an image in the page with onnxruntime-web
-// (same top-1 as Classifier/graft predict), export the zip and run its model.onnx in plain
-// onnxruntime-node. Screenshots (1280×800) of each page go to out/studio-shots/ (git-ignored;
+// cell, relabel an image from it, retrain, compare versions, classify an image in the page with
+// onnxruntime-web (same top-1 as Classifier/graft predict), run graft shift on a deployment
+// folder, export the zip and run its model.onnx in plain onnxruntime-node. Screenshots (1280×800) of each page go to out/studio-shots/ (git-ignored;
 // the README's copies in docs/studio/ were taken from there).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +154,16 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   }
   clf.dispose();
   await shot('try');
+
+  // Deployment check: graft shift on a folder of unlabelled images.
+  const deploy = path.join(path.dirname(s.ctx.project.root), 'deploy');
+  fs.mkdirSync(deploy);
+  for (const f of [...demoImages('Bag', 3, 14, 'test'), ...demoImages('Trouser', 3, 14, 'test')]) fs.copyFileSync(f, path.join(deploy, path.basename(path.dirname(f)) + path.basename(f)));
+  await page.setInputFiles('input[data-testid=shift-folder]', deploy);
+  await page.waitForSelector('[data-testid=shift-verdict]', { timeout: 60_000 });
+  assert.match((await page.textContent('[data-testid=shift-verdict] b'))!, /shift/);
+  await page.locator('[data-testid=shift-verdict]').scrollIntoViewIfNeeded();
+  await shot('shift');
 
   // Export: the zip holds the model directory; plain onnxruntime-node runs its model.onnx.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export]')]);
