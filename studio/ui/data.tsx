@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, uploadFiles, type ImageInfo } from './api';
 import { project, preview, refresh, say, dataVersion } from './state';
 import { Grid } from './grid';
+import { Webcam, frame } from './webcam';
 
 const INBOX = '_inbox';
 const TRASH = '_trash';
@@ -68,6 +69,26 @@ export function DataPage() {
   const [sel, setSel] = useState(-1);
   const [newClass, setNewClass] = useState('');
   const [busy, setBusy] = useState('');
+  const [cam, setCam] = useState(false);
+  const video = useRef<HTMLVideoElement | undefined>(undefined);
+  const burst = useRef<{ timer: number; files: Promise<File>[] } | undefined>(undefined);
+  // Hold to capture: a frame every 150 ms while the button is held, uploaded when released.
+  const holdStart = () => {
+    if (!video.current || burst.current) return;
+    const b = { timer: 0, files: [] as Promise<File>[] };
+    const grab = () => video.current && b.files.push(frame(video.current, `webcam-${Date.now()}-${b.files.length}.jpg`));
+    grab();
+    b.timer = window.setInterval(grab, 150);
+    burst.current = b;
+    setBusy('Capturing…');
+  };
+  const holdEnd = async () => {
+    const b = burst.current;
+    if (!b) return;
+    burst.current = undefined;
+    clearInterval(b.timer);
+    await add(await Promise.all(b.files));
+  };
   const classes = p?.classes ?? [];
 
   const load = async () => {
@@ -221,6 +242,8 @@ export function DataPage() {
           <h2>{label === INBOX ? 'Inbox' : label === TRASH ? 'Trash' : label}</h2>
           <label class="btn">Add images<input type="file" multiple accept="image/*,.tif,.tiff,.avif" hidden onChange={(e) => add([...((e.target as HTMLInputElement).files ?? [])])} data-testid="upload" /></label>
           <label class="btn">Add folder<input type="file" multiple hidden {...{ webkitdirectory: true }} data-testid="folder" onChange={(e) => add([...((e.target as HTMLInputElement).files ?? [])])} /></label>
+          {label !== TRASH && <button onClick={() => setCam(!cam)} data-testid="webcam-toggle">{cam ? 'Close webcam' : 'Webcam'}</button>}
+          {cam && <button class="primary" onPointerDown={holdStart} onPointerUp={holdEnd} onPointerLeave={holdEnd} data-testid="capture">Hold to capture</button>}
           {busy && <span class="muted">{busy}</span>}
           {cur && (
             <span class="selops">
@@ -234,6 +257,7 @@ export function DataPage() {
             </span>
           )}
         </div>
+        {cam && label !== TRASH && <Webcam onVideo={(v) => (video.current = v)} />}
         {label === TRASH ? (
           <TrashList onChange={() => void refresh()} />
         ) : images.length === 0 ? (

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, withToken } from './api';
 import { project, say } from './state';
 import { ShiftPanel } from './shift';
+import { Webcam, frame } from './webcam';
 
 interface Top {
   label: string;
@@ -79,6 +80,33 @@ export function TryPage() {
   const [ms, setMs] = useState<number | undefined>();
   const v = version ?? versions.at(-1)?.version;
   const last = useRef<Blob | undefined>(undefined);
+  const [cam, setCam] = useState(false);
+  const video = useRef<HTMLVideoElement | undefined>(undefined);
+  // Live: classify a frame, then the next one as soon as that is done (in the page, so no queue builds up).
+  useEffect(() => {
+    if (!cam || !v) return;
+    let on = true;
+    const loop = async () => {
+      while (on) {
+        if (video.current && video.current.videoWidth) {
+          const f = await frame(video.current, 'frame.jpg');
+          const t0 = performance.now();
+          const fd = new FormData();
+          fd.append('image', f, 'frame.jpg');
+          const t = await (via === 'page' ? classifyInPage(v, f) : api<{ top: Top[] }>(`/api/try?via=${v}`, { method: 'POST', body: fd }).then((r) => r.top)).catch(() => undefined);
+          if (t && on) {
+            setTop(t);
+            setMs(performance.now() - t0);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    void loop();
+    return () => {
+      on = false;
+    };
+  }, [cam, v, via]);
 
   const run = async (file: Blob) => {
     last.current = file;
@@ -117,11 +145,12 @@ export function TryPage() {
           const f = (e.target as HTMLInputElement).files?.[0];
           if (f) void run(f);
         }} data-testid="try-file" /></label>
+        {v && <button onClick={() => { setCam(!cam); setSrc(undefined); setTop(undefined); }} data-testid="try-webcam">{cam ? 'Stop webcam' : 'Live webcam'}</button>}
         <label><input type="checkbox" checked={via === 'server'} onChange={(e) => setVia((e.target as HTMLInputElement).checked ? 'server' : 'page')} /> classify on the server</label>
       </div>
       {!v && <p class="muted">No version yet: the server's prototype head answers until you train one.</p>}
       <div class="two">
-        <div class="shot">{src ? <img src={src} alt="the image tried" /> : <div class="drop">Choose or paste an image</div>}</div>
+        <div class="shot">{cam ? <Webcam onVideo={(el) => (video.current = el)} /> : src ? <img src={src} alt="the image tried" /> : <div class="drop">Choose or paste an image</div>}</div>
         <div>
           {top && (
             <div class="topk" data-testid="topk" data-top={top[0]?.label}>

@@ -1,5 +1,6 @@
 // graft studio end to end in real headless Chromium (Debian's /usr/bin/chromium driven by
-// playwright-core): create a project and three classes, add images by upload and by drop, see
+// playwright-core): create a project and three classes, add images by upload, folder picker and
+// drop, capture a webcam burst (Chromium's fake camera), see
 // the prototype preview pre-label the inbox, train, read the accuracy, open a confusion-matrix
 // cell, relabel an image from it, retrain, compare versions, classify an image in the page with
 // onnxruntime-web (same top-1 as Classifier/graft predict), run graft shift on a deployment
@@ -31,7 +32,7 @@ before(async () => {
   if (!have) return;
   await buildStudio({ minify: false });
   s = await startStudio();
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   page.on('pageerror', (e) => console.error('page error:', e.message));
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -97,6 +98,18 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   assert.deepEqual(guesses.sort(), ['Sneaker', 'Sneaker', 'Trouser', 'Trouser']);
   await page.click('.tile >> nth=0');
   await shot('data');
+
+  // Webcam (Chromium's fake camera): hold to capture a burst into the inbox.
+  await page.click('[data-testid=webcam-toggle]');
+  await page.waitForFunction(() => (document.querySelector('[data-testid=webcam]') as HTMLVideoElement | null)?.videoWidth! > 0);
+  await page.hover('[data-testid=capture]');
+  await page.mouse.down();
+  await page.waitForTimeout(700);
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelectorAll('.tile').length > 5, undefined, { timeout: 20_000 });
+  const webcamFiles = fs.readdirSync(s.ctx.project.inboxDir).filter((f) => f.startsWith('webcam-'));
+  assert.ok(webcamFiles.length >= 3, webcamFiles.join());
+  await page.click('[data-testid=webcam-toggle]');
 
   // Train v1.
   await page.click('a[data-page=train]');
@@ -164,6 +177,14 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   assert.match((await page.textContent('[data-testid=shift-verdict] b'))!, /shift/);
   await page.locator('[data-testid=shift-verdict]').scrollIntoViewIfNeeded();
   await shot('shift');
+
+  // Live webcam in the Try page: frames classified in the page.
+  await page.click('[data-testid=try-webcam]');
+  await page.waitForFunction(() => /onnxruntime-web/.test(document.querySelector('[data-testid=topk]')?.textContent ?? '') && !!document.querySelector('[data-testid=webcam]'), undefined, { timeout: 20_000 });
+  assert.ok(CLASSES.includes((await page.getAttribute('[data-testid=topk]', 'data-top'))!));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('webcam');
+  await page.click('[data-testid=try-webcam]');
 
   // Export: the zip holds the model directory; plain onnxruntime-node runs its model.onnx.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export]')]);
