@@ -90,7 +90,14 @@ export async function createStudio(o: StudioOptions): Promise<Studio> {
   };
   const token = o.token ?? crypto.randomBytes(32).toString('hex');
   const want = sha256(token);
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 300 } });
+  const app = Fastify({
+    logger: { level: o.logLevel ?? 'info' },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 300 },
+    // Open EventSource streams would otherwise hold close() until the browser tab goes away.
+    forceCloseConnections: true,
+  });
 
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/api/')) checkToken(req, want);

@@ -39,5 +39,5 @@ export function readSettings(meta: string, override: Partial<StudioModelSettings
 export function forkStudioChild(name: 'embed-child' | 'train-child' | 'shift-child', args: string[]): ChildProcess {
   const ts = import.meta.url.endsWith('.ts');
   const file = new URL(`./${name}.${ts ? 'ts' : 'js'}`, import.meta.url);
-  return fork(file, args, { execArgv: ts ? ['--import', 'tsx'] : [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  return fork(file, args, { execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 }
