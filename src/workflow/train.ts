@@ -36,6 +36,12 @@ export interface TrainResult {
   backboneRuns: number;
   skipped: { path: string; reason: string }[];
   seconds: number;
+  /**
+   * The per-image predictions `evaluation` was computed from: the test set, else out-of-fold
+   * predictions under cross-validation, else the validation split (`split` says which). Never
+   * images the head was fit on: what a page showing mistakes should show.
+   */
+  predictions: { split: string; paths: string[]; labels: Int32Array; probs: Float32Array };
 }
 
 
@@ -97,7 +103,9 @@ async function train(o: ReturnType<typeof parseTrainOptions>, handler: (e: Graft
     say(`Evaluating on the ${data.test.length ? 'test set' : (r.heldOut?.split ?? 'validation set')}`, 'stage');
     const held = data.test.length ? undefined : r.heldOut;
     const probs = held ? held.probs : concatRows(await predictFeatures((x, s) => r.engine.predict(x, s), r.evalFeatures));
-    const evaluation = evaluateProbs(probs, held ? held.labels : r.evalFeatures.labels, data.classes.length, { worst: 12 });
+    const evalLabels = held ? held.labels : r.evalFeatures.labels;
+    const evaluation = evaluateProbs(probs, evalLabels, data.classes.length, { worst: 12 });
+    const predictions = { split: data.test.length ? 'test set' : (held?.split ?? 'validation set'), paths: held ? held.paths : r.evalFeatures.paths, labels: evalLabels, probs };
     await r.engine.syncToModel();
     r.engine.dispose();
     // Record in the saved model what stayed frozen (Keras' `trainable` flags travel in model.json).
@@ -122,7 +130,7 @@ async function train(o: ReturnType<typeof parseTrainOptions>, handler: (e: Graft
       notes: reportNotes(manifest),
     });
     fs.rmSync(ckptDir, { recursive: true, force: true });
-    return { outDir: path.resolve(o.out), manifest, evaluation, history: ctx.history, backboneRuns: ctx.backboneRuns, skipped: manifest.dataset.skipped, seconds: (Date.now() - t0) / 1000 };
+    return { outDir: path.resolve(o.out), manifest, evaluation, history: ctx.history, backboneRuns: ctx.backboneRuns, skipped: manifest.dataset.skipped, seconds: (Date.now() - t0) / 1000, predictions };
   } finally {
     bb.dispose();
   }

@@ -11,7 +11,7 @@ interface Row {
 }
 interface Inspect {
   classes: string[];
-  fit: { accuracy: number; perClass: { cls: number; precision: number; recall: number; f1: number; support: number }[]; confusion: number[][] };
+  fit: { basis?: string; accuracy: number; perClass: { cls: number; precision: number; recall: number; f1: number; support: number }[]; confusion: number[][] };
   images: Row[];
 }
 interface Version {
@@ -90,12 +90,12 @@ export function InspectPage() {
       </div>
       <div class="cards">
         <div class="card" data-testid="accuracy"><em>Held-out accuracy</em><b>{pct(v.metrics.accuracy)}</b><small>{v.metrics.cv ? `${v.metrics.cv.folds}-fold cross-validation ± ${(v.metrics.cv.sd * 100).toFixed(1)}` : v.metrics.split}</small></div>
-        <div class="card"><em>On the labelled images</em><b>{pct(ins.fit.accuracy)}</b><small>{ins.images.length} images through model.onnx</small></div>
+        <div class="card"><em>Images shown below</em><b>{ins.images.length}</b><small>held out: {ins.fit.basis ?? 'labelled images'}</small></div>
         <div class="card"><em>Head</em><b>{v.head?.kind ?? '–'}</b><small>{k.length} classes</small></div>
       </div>
       <div class="two">
         <div>
-          <h3>Confusion matrix <small class="muted">(labelled images; rows: label, columns: model) — click a cell</small></h3>
+          <h3>Confusion matrix <small class="muted">(held-out predictions; rows: label, columns: model) — click a cell</small></h3>
           <table class="confusion">
             <thead><tr><th></th>{k.map((c) => <th>{c}</th>)}</tr></thead>
             <tbody>

@@ -158,12 +158,14 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   await page.click('a[data-page=try]');
   const clf = await Classifier.load(v2dir);
   const probes = [...demoImages('Bag', 1, 5, 'test'), ...demoImages('Sneaker', 1, 5, 'test')];
+  const topOf = new Map<string, string>();
   for (const img of probes) {
     await page.setInputFiles('input[data-testid=try-file]', img);
     await page.waitForSelector('[data-testid=topk]', { timeout: 30_000 });
     const inPage = await page.getAttribute('[data-testid=topk]', 'data-top');
     const { predictions } = await clf.predictFiles([img], { top: 1 });
     assert.equal(inPage, predictions[0]!.top[0]!.label, img);
+    topOf.set(img, predictions[0]!.top[0]!.label);
   }
   clf.dispose();
   await shot('try');
@@ -201,6 +203,7 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   const [h, w] = manifest.inputSize;
   const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', Float32Array.from(d.data), [1, h, w, 3]) });
   const p = Array.from(out[session.outputNames[0]!]!.data as Float32Array);
-  assert.equal(manifest.classes[p.indexOf(Math.max(...p))], 'Bag');
+  // The zip's model.onnx in plain onnxruntime gives graft predict's answer for the same image.
+  assert.equal(manifest.classes[p.indexOf(Math.max(...p))], topOf.get(probes[0]!));
   await session.release();
 });
