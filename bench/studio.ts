@@ -84,6 +84,7 @@ while (s.ctx.trainer.state.status === 'running') {
   reqs++;
 }
 h.disable();
+if (s.ctx.trainer.state.status !== 'done') console.log(`   training did not finish: ${JSON.stringify(s.ctx.trainer.state).slice(0, 600)}`);
 lat.sort((x, y) => x - y);
 console.log(`2. training ${s.ctx.trainer.state.version} (${s.ctx.trainer.state.status}, ${s.ctx.trainer.state.seconds?.toFixed(1)} s): server event-loop delay (1 ms sampling timer included) p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; ${reqs} list+thumbnail round trips meanwhile, p50 ${lat[Math.floor(lat.length / 2)]?.toFixed(1)} ms, p99 ${lat[Math.floor(lat.length * 0.99)]?.toFixed(1)} ms`);
 await s.close();

@@ -128,8 +128,9 @@ export class Trainer {
     // the project, then move the finished directory into .graft/models.
     const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-studio-run-'));
     const out = path.join(stage, 'model');
-    const images = this.project.labelled();
-    const child = forkStudioChild('train-child', [JSON.stringify({ data: this.project.root, out, settings: this.settings, images, advanced })]);
+    // The job goes on the command line: keep it small (one argument may hold at most 128 KiB on
+    // Linux), so no per-image lists; the child reads the project folder itself.
+    const child = forkStudioChild('train-child', [JSON.stringify({ data: this.project.root, out, settings: this.settings, advanced })]);
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
