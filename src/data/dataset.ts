@@ -127,6 +127,8 @@ export function loadImageFolder(root: string, opts: { minClasses?: number } = {}
     const st = statOrWhy(full);
     if (typeof st === 'string') skipped.push({ path: full, reason: st });
     else if (st.isDirectory()) {
+      // `.graft/` is Graft's own project folder (graft studio: settings, caches, versions, trash).
+      if (name === '.graft') continue;
       if (name.startsWith('.')) skipped.push({ path: full, reason: 'hidden folder (not a class)' });
       else classes.push(name);
     } else skipped.push({ path: full, reason: 'file outside any class folder' });
