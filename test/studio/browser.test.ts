@@ -74,7 +74,12 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
     document.querySelector('.data')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, files);
   await page.waitForFunction((n) => document.querySelectorAll('.tile').length === n, 8);
-  for (const c of CLASSES) assert.equal(count(c), 8);
+  // The grid may still show the previous class's 8 tiles right after a click: wait for the files
+  // on disk, which is what the upload must produce.
+  for (const c of CLASSES) {
+    for (let t0 = Date.now(); count(c) !== 8 && Date.now() - t0 < 20_000; ) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(count(c), 8, c);
+  }
 
   // Delete with the keyboard, then restore from the trash: nothing is lost.
   await page.click('.tile >> nth=0');
