@@ -5,7 +5,7 @@ import { centerNormalize } from '../heads/normalize.js';
 import { forkStudioChild, type StudioModelSettings } from './settings.js';
 
 /** A file's identity across renames (moving an image between classes keeps its embedding). */
-function fileKey(p: string): string | undefined {
+export function fileKey(p: string): string | undefined {
   try {
     const s = fs.statSync(p);
     return `${s.dev}:${s.ino}:${s.size}:${Math.floor(s.mtimeMs)}`;

@@ -55,16 +55,23 @@ export async function registerDataRoutes(app: FastifyInstance, ctx: StudioContex
     const offset = Math.max(0, Number(q.offset ?? 0) || 0);
     const limit = Math.min(5000, Math.max(1, Number(q.limit ?? 500) || 500));
     const page = project.images(label, offset, limit);
-    // The inbox comes pre-labelled by the prototype head, with its confidence.
+    // The inbox comes pre-labelled, with confidence: by the latest trained version's model.onnx
+    // once there is one (computed in the background; `pending` counts what is not ready yet),
+    // else, and meanwhile, by the prototype head.
+    const latest = label === null ? ctx.trainer.versions().at(-1)?.version : undefined;
+    const abs = page.images.map((i) => project.resolveImage(i.id).abs);
+    const byVersion = latest ? ctx.inbox.guesses(latest, ctx.trainer.versionDir(latest), abs) : undefined;
     const model = label === null ? embedder.prototypes(project.labelled()) : undefined;
     return {
       total: page.total,
       offset,
-      images: page.images.map((i) => {
-        const abs = project.resolveImage(i.id).abs;
-        const vec = model && embedder.vectorOf(abs);
-        const g = vec && model ? guess(model, vec) : undefined;
-        return { ...i, embedded: embedder.vectorOf(abs) !== undefined, error: embedder.failureOf(abs), guess: g && { label: g.label, confidence: g.confidence } };
+      ...(label === null ? { guessedBy: latest ?? (model ? 'prototype' : null), pending: byVersion?.pending ?? 0 } : {}),
+      images: page.images.map((i, n) => {
+        const vec = embedder.vectorOf(abs[n]!);
+        const v = byVersion?.guesses[n];
+        const p = !v && vec && model ? guess(model, vec) : undefined;
+        const g = v ? { label: v.label, confidence: v.confidence, by: latest } : p ? { label: p.label, confidence: p.confidence, by: 'prototype' } : undefined;
+        return { ...i, embedded: vec !== undefined, error: embedder.failureOf(abs[n]!), guess: g };
       }),
     };
   });

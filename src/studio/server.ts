@@ -11,6 +11,7 @@ import { Project } from './project.js';
 import { Embedder } from './embedder.js';
 import { Trainer } from './trainer.js';
 import { Thumbnails } from './thumbs.js';
+import { InboxModel } from './inbox.js';
 import { readSettings, type StudioModelSettings } from './settings.js';
 import { registerDataRoutes } from './routes-data.js';
 import { registerModelRoutes } from './routes-model.js';
@@ -84,6 +85,7 @@ export async function createStudio(o: StudioOptions): Promise<Studio> {
     embedder: new Embedder(settings),
     trainer: new Trainer(project, settings),
     thumbs: new Thumbnails(path.join(project.meta, 'thumbs')),
+    inbox: new InboxModel(),
     bodyLimit: o.bodyLimit ?? SERVE_DEFAULTS.bodyLimit,
     maxPixels: o.maxPixels ?? SERVE_DEFAULTS.maxPixels,
     maxFiles: o.maxFiles ?? 256,
@@ -137,6 +139,7 @@ export async function createStudio(o: StudioOptions): Promise<Studio> {
     },
     async close() {
       await ctx.trainer.close();
+      await ctx.inbox.close();
       ctx.embedder.close();
       await app.close();
     },

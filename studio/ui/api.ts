@@ -28,7 +28,8 @@ export interface ImageInfo {
   label: string | null;
   embedded?: boolean;
   error?: string;
-  guess?: { label: string; confidence: number };
+  /** The inbox's guess and what made it: the latest version ("v3") or "prototype". */
+  guess?: { label: string; confidence: number; by?: string };
 }
 
 /** Upload files in chunks (the server takes a bounded number per request). */

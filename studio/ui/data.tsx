@@ -69,6 +69,7 @@ export function DataPage() {
   const [sel, setSel] = useState(-1);
   const [newClass, setNewClass] = useState('');
   const [busy, setBusy] = useState('');
+  const [guessed, setGuessed] = useState<{ by: string | null; pending: number } | undefined>();
   const [cam, setCam] = useState(false);
   const video = useRef<HTMLVideoElement | undefined>(undefined);
   const burst = useRef<{ timer: number; files: Promise<File>[] } | undefined>(undefined);
@@ -94,16 +95,25 @@ export function DataPage() {
   const load = async () => {
     if (label === TRASH) return setImages([]);
     const all: ImageInfo[] = [];
+    let by: { by: string | null; pending: number } | undefined;
     for (let offset = 0; ; offset += 5000) {
-      const r = await api<{ total: number; images: ImageInfo[] }>(`/api/images?label=${encodeURIComponent(label)}&offset=${offset}&limit=5000`);
+      const r = await api<{ total: number; images: ImageInfo[]; guessedBy?: string | null; pending?: number }>(`/api/images?label=${encodeURIComponent(label)}&offset=${offset}&limit=5000`);
       all.push(...r.images);
+      if (r.guessedBy !== undefined) by = { by: r.guessedBy, pending: (by?.pending ?? 0) + (r.pending ?? 0) };
       if (all.length >= r.total || r.images.length === 0) break;
     }
     setImages(all);
+    setGuessed(by);
   };
   useEffect(() => {
     void load();
-  }, [label, dataVersion.value]);
+  }, [label, dataVersion.value, p?.versions.at(-1)?.version]);
+  // The latest version's guesses are computed on the server in the background: fetch again until all are in.
+  useEffect(() => {
+    if (!guessed?.pending || label !== INBOX) return;
+    const t = setTimeout(() => void load(), 1000);
+    return () => clearTimeout(t);
+  }, [guessed, label]);
   useEffect(() => {
     if (label !== INBOX && label !== TRASH && !classes.some((c) => c.name === label)) setLabel(INBOX);
   }, [classes.map((c) => c.name).join('/')]);
@@ -245,6 +255,12 @@ export function DataPage() {
           {label !== TRASH && <button onClick={() => setCam(!cam)} data-testid="webcam-toggle">{cam ? 'Close webcam' : 'Webcam'}</button>}
           {cam && <button class="primary" onPointerDown={holdStart} onPointerUp={holdEnd} onPointerLeave={holdEnd} data-testid="capture">Hold to capture</button>}
           {busy && <span class="muted">{busy}</span>}
+          {label === INBOX && guessed?.by && images.length > 0 && (
+            <span class="muted small" data-testid="guessed-by" data-by={guessed.by}>
+              {guessed.by === 'prototype' ? 'Guesses: the instant prototype head' : `Guesses: ${guessed.by}'s model (model.onnx)`}
+              {guessed.pending > 0 ? ` · ${guessed.pending} more on the way (the prototype head's guess meanwhile)` : ''}
+            </span>
+          )}
           {cur && (
             <span class="selops">
               {cur.name}
@@ -267,7 +283,7 @@ export function DataPage() {
             <figcaption class={img.guess.confidence > 0.8 ? 'sure' : ''} onClick={(e) => {
               e.stopPropagation();
               void move([img.id], img.guess!.label);
-            }} title="Accept this label">
+            }} title={`Accept this label (guessed by ${img.guess.by === 'prototype' || !img.guess.by ? 'the prototype head' : `${img.guess.by}'s model`})`} data-by={img.guess.by}>
               {img.guess.label} {(img.guess.confidence * 100).toFixed(0)}% ✓
             </figcaption>
           )} />

@@ -128,8 +128,10 @@ test('each image is embedded once; the prototype head pre-labels the inbox', asy
   assert.ok(p.fitAccuracy > 0.5, String(p.fitAccuracy));
   const inbox = await json(api('/api/images?label=_inbox'));
   assert.equal(inbox.total, 4);
+  assert.equal(inbox.guessedBy, 'prototype');
   for (const i of inbox.images) {
     assert.ok(i.guess, JSON.stringify(i));
+    assert.equal(i.guess.by, 'prototype');
     assert.ok(i.guess.confidence > 0 && i.guess.confidence <= 1);
   }
   assert.deepEqual(inbox.images.map((i: { guess: { label: string } }) => i.guess.label).sort(), ['Sneaker', 'Sneaker', 'Trouser', 'Trouser']);
@@ -194,9 +196,22 @@ test('training: one run at a time in a child process, progress as SSE with ids (
   const tv = await json(api('/api/try?via=v1', { method: 'POST', body: form([{ name: 't.png', bytes: fs.readFileSync(img) }]) }));
   const clf = await Classifier.load(dir);
   const want = (await clf.predictFiles([img])).predictions[0]!;
-  clf.dispose();
   assert.equal(tv.top[0].label, want.top[0]!.label);
   assert.ok(Math.abs(tv.top[0].probability - want.top[0]!.probability) < 1e-6);
+  // The inbox is now pre-labelled by v1's model.onnx (computed in the background), as graft predict labels it.
+  assert.equal((await json(api('/api/images?label=_inbox'))).guessedBy, 'v1');
+  await s.ctx.inbox.settled();
+  const inbox = await json(api('/api/images?label=_inbox'));
+  assert.equal(inbox.pending, 0);
+  assert.equal(inbox.images.length, 4);
+  const preds = (await clf.predictFiles(inbox.images.map((i: { id: string }) => path.join(s.ctx.project.root, i.id)))).predictions;
+  assert.equal(preds.length, 4);
+  inbox.images.forEach((i: { guess: { label: string; confidence: number; by: string } }, n: number) => {
+    assert.equal(i.guess.by, 'v1');
+    assert.equal(i.guess.label, preds[n]!.top[0]!.label);
+    assert.ok(Math.abs(i.guess.confidence - preds[n]!.top[0]!.probability) < 1e-6);
+  });
+  clf.dispose();
   const tp = await json(api('/api/try?via=prototype', { method: 'POST', body: form([{ name: 't.png', bytes: fs.readFileSync(img) }]) }));
   assert.ok(['Bag', 'Sneaker', 'Trouser'].includes(tp.top[0].label));
   assert.ok(Math.abs(tp.top.reduce((a: number, t: { probability: number }) => a + t.probability, 0) - 1) < 1e-5);

@@ -125,6 +125,13 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   assert.ok(fs.existsSync(path.join(s.ctx.project.meta, 'models', 'v1', 'model.onnx')));
   assert.ok(fs.existsSync(path.join(s.ctx.project.meta, 'models', 'v1', 'report.html')));
 
+  // The inbox is now pre-labelled by v1's model, and the page says so.
+  await page.click('a[data-page=data]');
+  await page.click('li[data-class="_inbox"]');
+  await page.waitForSelector('[data-testid=guessed-by][data-by=v1]', { timeout: 20_000 });
+  await page.waitForFunction(() => { const f = [...document.querySelectorAll('.tile figcaption')]; return f.length > 0 && f.every((e) => e.getAttribute('data-by') === 'v1'); }, undefined, { timeout: 20_000 });
+  await shot('data-v1');
+
   // Inspect: the accuracy, a confusion cell's images, relabel one of them.
   await page.click('a[data-page=inspect]');
   const acc = await page.textContent('[data-testid=accuracy] b', { timeout: 10_000 });
