@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's own test runner (TypeScript through tsx).
 // Usage: node scripts/test.mjs [substring filter...]
+// A test file whose handles outlive its tests (a child process left running) is made to exit,
+// and a test that runs past 10 minutes fails: CI gets a red run, never a hang.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,5 +22,5 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, GRAFT_OFFLINE: '1' } });
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-timeout=600000', ...files], { stdio: 'inherit', env: { ...process.env, GRAFT_OFFLINE: '1' } });
 process.exit(r.status ?? 1);

@@ -45,10 +45,13 @@ export class Embedder {
   private running?: Promise<void>;
   private idle: (() => void)[] = [];
   private stderr = '';
+  /** Set by close(): no new child is started (a queued batch would otherwise fork one again). */
+  private closed = false;
 
   constructor(private settings: StudioModelSettings) {}
 
   private start(): ChildProcess {
+    if (this.closed) throw new Error('The studio is closing: no more embeddings.');
     if (this.child) return this.child;
     const c = forkStudioChild('embed-child', [JSON.stringify(this.settings)]);
     c.stderr?.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
@@ -72,8 +75,15 @@ export class Embedder {
   run(paths: string[], noCache = false): Promise<{ rows: { path: string; vec: Float32Array }[]; failed: { path: string; reason: string }[] }> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = this.start();
+      } catch (e) {
+        reject(e as Error);
+        return;
+      }
       this.waiting.set(id, { resolve, reject });
-      this.start().send({ id, paths, noCache });
+      child.send({ id, paths, noCache });
     });
   }
 
@@ -120,6 +130,8 @@ export class Embedder {
   }
 
   close(): void {
+    this.closed = true;
+    this.queue.clear();
     this.child?.disconnect();
     this.child?.kill();
   }
