@@ -165,7 +165,8 @@ export const ERROR_CODES = Object.freeze({
   E_STUDIO_BAD_NAME: 'A class name or uploaded file name given to graft studio is empty, hidden, too long or holds a path separator (path traversal refused).',
   E_STUDIO_NOT_FOUND: 'A class, image, trash entry or model version named in a studio request does not exist in the project.',
   E_STUDIO_EXISTS: 'A studio request would create a class that already exists.',
-  E_STUDIO_BUSY: 'A studio training run is already in progress (one at a time), or none is running to cancel.',
+  E_STUDIO_BUSY: 'A studio training run or adaptation is already in progress (one at a time), or none is running to cancel.',
+  E_STUDIO_ADAPT: 'graft adapt, run by the studio on a deployment folder, failed (the message says why); no version was added.',
 });
 
 /** A catalogued error code: a key of {@link ERROR_CODES}. */

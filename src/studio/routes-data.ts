@@ -39,7 +39,7 @@ export async function registerDataRoutes(app: FastifyInstance, ctx: StudioContex
     settings: { backbone: ctx.settings.backbone, weights: ctx.settings.weights, inputSize: ctx.settings.inputSize },
     embedding: embedder.status(),
     train: ctx.trainer.state,
-    versions: ctx.trainer.versions().map((v) => ({ version: v.version, createdAt: v.createdAt, accuracy: v.accuracy })),
+    versions: ctx.trainer.versions().map((v) => ({ version: v.version, createdAt: v.createdAt, accuracy: v.accuracy, ...(v.adaptedFrom ? { adaptedFrom: { version: v.adaptedFrom.version, method: v.adaptedFrom.method } } : {}) })),
   }));
 
   app.post('/api/classes', async (req, reply) => {

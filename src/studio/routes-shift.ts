@@ -2,6 +2,7 @@
 // project's labelled images through a version's features and answers with its verdict. The
 // images are kept in .graft/deploy/<id>/ (the user's, so never deleted by the studio), and the
 // same check runs from the CLI: graft shift <project>/.graft/models/vN <project> <that folder>.
+// Adapt: `graft adapt` (AdaBN or CORAL) of a version to such a folder, stored as a new version.
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -11,6 +12,7 @@ import { HttpError, badRequest } from '../serve/http-error.js';
 import { decodeRequestImage } from '../serve/images.js';
 import { checkName } from './project.js';
 import { forkStudioChild } from './settings.js';
+import { GraftError } from '../errors.js';
 import type { StudioContext } from './context.js';
 
 export async function registerShiftRoutes(app: FastifyInstance, ctx: StudioContext): Promise<void> {
@@ -50,5 +52,26 @@ export async function registerShiftRoutes(app: FastifyInstance, ctx: StudioConte
       });
       return { version, folder: ctx.project.idOf(dir), images: kept, refused, report, cli: `graft shift ${model} ${ctx.project.root} ${dir}` };
     });
+  });
+
+  /** `graft adapt` of `version` to a deployment folder that /api/shift received (default: the latest); answers once the new version is stored. */
+  app.post('/api/adapt', async (req, reply) => {
+    const q = req.query as { version?: string; method?: string; folder?: string };
+    const method = q.method ?? 'adabn';
+    if (method !== 'adabn' && method !== 'coral') throw badRequest(`Unknown adaptation method ${JSON.stringify(method).slice(0, 40)}; the studio offers adabn (default) and coral (pseudo-label and dann: graft adapt from the CLI).`);
+    ctx.trainer.versionDir(q.version);
+    const deploy = path.join(ctx.project.meta, 'deploy');
+    const folders = fs.existsSync(deploy) ? fs.readdirSync(deploy).filter((n) => fs.statSync(path.join(deploy, n)).isDirectory()) : [];
+    let name: string | undefined;
+    if (q.folder !== undefined && q.folder !== '') {
+      const m = /^(?:\.graft\/deploy\/)?([\w-]{1,64})$/.exec(q.folder);
+      if (!m || !folders.includes(m[1]!)) throw new GraftError('E_STUDIO_NOT_FOUND', `No deployment folder ${JSON.stringify(q.folder).slice(0, 80)}.`, 'Send the `folder` that POST /api/shift answered (.graft/deploy/<id>).');
+      name = m[1];
+    } else name = folders.sort((a, b) => fs.statSync(path.join(deploy, a)).mtimeMs - fs.statSync(path.join(deploy, b)).mtimeMs).at(-1);
+    if (!name) throw new GraftError('E_STUDIO_NOT_FOUND', 'No deployment folder yet.', 'Run the deployment check first (POST /api/shift with the images).');
+    const target = path.join(deploy, name);
+    const r = await ctx.trainer.adapt(q.version!, method, target);
+    // The CLI writes the adapted model outside the project (never inside the data it reads).
+    return reply.code(201).send({ ...r, folder: ctx.project.idOf(target), cli: `graft adapt ${ctx.trainer.versionDir(q.version)} --target ${target} --method ${method} --out ${path.basename(ctx.project.root)}-${r.version}-${method}` });
   });
 }

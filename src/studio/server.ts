@@ -64,7 +64,7 @@ function ortWebDir(): string {
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest();
 
-const STATUS: Record<string, number> = { E_STUDIO_BAD_NAME: 400, E_STUDIO_NOT_FOUND: 404, E_STUDIO_EXISTS: 409, E_STUDIO_BUSY: 409 };
+const STATUS: Record<string, number> = { E_STUDIO_BAD_NAME: 400, E_STUDIO_NOT_FOUND: 404, E_STUDIO_EXISTS: 409, E_STUDIO_BUSY: 409, E_STUDIO_ADAPT: 422 };
 
 /**
  * The studio server: the project's REST API under /api (every call carries the session token,

@@ -33,6 +33,8 @@ export interface VersionInfo {
   accuracy?: number;
   metrics: Record<string, unknown>;
   head?: unknown;
+  /** Set on a version made by `graft adapt` from another one (graft.json's last `adaptation` record). */
+  adaptedFrom?: { version: string; method: string; target: string; createdAt: string };
 }
 
 /** The training options the studio's "Advanced" fold may set; everything else stays `graft train`'s default. */
@@ -101,7 +103,9 @@ export class Trainer {
       .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
       .map((version) => {
         const m = JSON.parse(fs.readFileSync(path.join(this.modelsDir, version, 'graft.json'), 'utf8'));
-        return { version, createdAt: m.createdAt, classes: m.classes, accuracy: m.metrics?.accuracy, metrics: m.metrics, head: m.head };
+        const a = (m.adaptation as { from: string; method: string; target: string; createdAt: string }[] | undefined)?.at(-1);
+        const adaptedFrom = a && { version: path.basename(a.from), method: a.method, target: a.target, createdAt: a.createdAt };
+        return { version, createdAt: m.createdAt, classes: m.classes, accuracy: m.metrics?.accuracy, metrics: m.metrics, head: m.head, ...(adaptedFrom ? { adaptedFrom } : {}) };
       });
   }
 
@@ -119,11 +123,59 @@ export class Trainer {
     return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
   }
 
+  /** The next free version name. */
+  private nextVersion(): string {
+    const used = fs.readdirSync(this.modelsDir).map((n) => /^v(\d+)/.exec(n)).filter((m) => m).map((m) => Number(m![1]));
+    return `v${Math.max(0, ...used) + 1}`;
+  }
+
+  private checkIdle(): void {
+    if (this.state.status === 'running') throw new GraftError('E_STUDIO_BUSY', `A training run (${this.state.version}) is in progress; one at a time.`, 'Wait for it, or cancel it: POST /api/train/cancel.');
+    if (this.adapting) throw new GraftError('E_STUDIO_BUSY', `An adaptation (${this.adapting}) is in progress; one run at a time.`, 'Wait for it to finish.');
+  }
+
+  /** The version an adaptation in progress will become. */
+  private adapting?: string;
+
+  /**
+   * `graft adapt` of `from` to the unlabelled images in `target` (adapt-child.ts), stored as the
+   * next version: written to a staging folder outside the project, then moved into
+   * .graft/models/vN. Its graft.json's `adaptation` array records what was done. No Inspect data
+   * is written (the target has no labels): the Inspect page shows the adaptation instead.
+   */
+  async adapt(from: string, method: 'adabn' | 'coral', target: string): Promise<{ version: string; from: string; method: string; seconds: number; before: unknown; after: unknown; sourceAccuracy?: number }> {
+    const model = this.versionDir(from);
+    this.checkIdle();
+    const version = this.nextVersion();
+    this.adapting = version;
+    const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-studio-adapt-'));
+    const out = path.join(stage, 'model');
+    try {
+      const done = await new Promise<{ before: unknown; after: unknown; sourceAccuracy?: number; seconds: number }>((resolve, reject) => {
+        const child = forkStudioChild('adapt-child', [JSON.stringify({ model, target, out, method, cacheDir: this.settings.cacheDir })]);
+        let stderr = '';
+        let result: { done?: { before: unknown; after: unknown; sourceAccuracy?: number; seconds: number }; error?: string } = {};
+        child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+        child.on('message', (m: { done?: { before: unknown; after: unknown; sourceAccuracy?: number; seconds: number }; error?: string }) => {
+          if (m.done || m.error) result = m;
+        });
+        child.on('exit', (code, signal) => {
+          if (result.done) resolve(result.done);
+          else reject(new GraftError('E_STUDIO_ADAPT', `graft adapt (${method}) of ${from} failed: ${result.error ?? `the process ended (${signal ?? code}): ${stderr.trim().split('\n').at(-1) ?? ''}`}`));
+        });
+      });
+      fs.cpSync(out, path.join(this.modelsDir, version), { recursive: true });
+      return { version, from, method, ...done };
+    } finally {
+      this.adapting = undefined;
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
+  }
+
   /** Start a run with `graft train`'s defaults (and any advanced options); returns once started (see `done()`). */
   start(advanced: AdvancedOptions = {}): RunState {
-    if (this.state.status === 'running') throw new GraftError('E_STUDIO_BUSY', `A training run (${this.state.version}) is in progress; one at a time.`, 'Wait for it, or cancel it: POST /api/train/cancel.');
-    const used = fs.readdirSync(this.modelsDir).map((n) => /^v(\d+)/.exec(n)).filter((m) => m).map((m) => Number(m![1]));
-    const version = `v${Math.max(0, ...used) + 1}`;
+    this.checkIdle();
+    const version = this.nextVersion();
     // Graft never writes a model inside the data it reads: train into a staging folder outside
     // the project, then move the finished directory into .graft/models.
     const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-studio-run-'));

@@ -20,6 +20,7 @@ interface Version {
   metrics: { split?: string; accuracy?: number; cv?: { accuracy: number; sd: number; folds: number } };
   head?: { kind?: string };
   inspect?: Inspect;
+  adaptedFrom?: { version: string; method: string; target: string; createdAt: string };
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
@@ -71,7 +72,30 @@ export function InspectPage() {
     if (wanted) void api<Version>(`/api/versions/${wanted}`).then(setV, (e) => say(e.message));
   }, [wanted, versions.length]);
   if (!wanted) return <div class="page"><h2>Inspect</h2><p class="muted">Train a model first (Train page).</p></div>;
-  if (!v?.inspect) return <div class="page"><h2>Inspect {wanted}</h2><p class="muted">Loading…</p></div>;
+  if (!v || v.version !== wanted) return <div class="page"><h2>Inspect {wanted}</h2><p class="muted">Loading…</p></div>;
+  if (!v.inspect) {
+    // A version made by graft adapt: the deployment images have no labels, so no held-out predictions to show.
+    const a = v.adaptedFrom;
+    return (
+      <div class="page inspect">
+        <div class="toolbar">
+          <h2>Inspect</h2>
+          <select value={wanted} onChange={(e) => (location.hash = `inspect/${(e.target as HTMLSelectElement).value}`)}>
+            {versions.map((x) => <option value={x.version}>{x.version}</option>)}
+          </select>
+          <a href={withToken(`/api/versions/${wanted}/report`)} target="_blank">Full report</a>
+        </div>
+        <div class="cards">
+          <div class="card" data-testid="accuracy"><em>Accuracy</em><b>{pct(v.metrics.accuracy)}</b><small>{v.metrics.split ?? ''}</small></div>
+          <div class="card"><em>Head</em><b>{v.head?.kind ?? '–'}</b></div>
+        </div>
+        <p data-testid="no-inspect">
+          {a ? <>{wanted} is {a.version} adapted with <b>{a.method}</b> to the unlabelled images in <code>{a.target}</code> (graft adapt). </> : null}
+          It has no per-image Inspect data: the images it was adapted to carry no labels, so there is no confusion matrix of held-out predictions. Inspect {a ? <a href={`#inspect/${a.version}`}>{a.version}</a> : 'the version it came from'} for those, and label a few deployment images to measure {wanted}.
+        </p>
+      </div>
+    );
+  }
   const ins = v.inspect;
   const k = ins.classes;
   const rows = ins.images.filter((r) => !r.gone && !done.has(r.id));

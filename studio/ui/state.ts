@@ -8,7 +8,7 @@ export interface ProjectInfo {
   settings: { backbone: string; weights: string; inputSize?: number };
   embedding: { embedded: number; queued: number; failed: number };
   train: { status: string; version?: string; error?: string; accuracy?: number };
-  versions: { version: string; createdAt: string; accuracy?: number }[];
+  versions: { version: string; createdAt: string; accuracy?: number; adaptedFrom?: { version: string; method: string } }[];
 }
 
 export const project = signal<ProjectInfo | undefined>(undefined);

@@ -54,9 +54,9 @@ export function TrainPage() {
         <tbody>
           {(p?.versions ?? []).slice().reverse().map((v) => (
             <tr>
-              <td>{v.version}</td>
+              <td>{v.version}{v.adaptedFrom && <small class="muted"> ({v.adaptedFrom.version} + {v.adaptedFrom.method})</small>}</td>
               <td>{new Date(v.createdAt).toLocaleString()}</td>
-              <td>{v.accuracy !== undefined ? `${(v.accuracy * 100).toFixed(1)}%` : '–'}</td>
+              <td>{v.accuracy !== undefined ? `${(v.accuracy * 100).toFixed(1)}%` : '–'}{v.adaptedFrom && <small class="muted" title="graft adapt measures the adapted model on a sample of the labelled training images, not held out"> (training images)</small>}</td>
               <td><a href={`#inspect/${v.version}`}>Inspect</a> · <a href={withToken(`/api/versions/${v.version}/report`)} target="_blank">Report</a></td>
             </tr>
           ))}

@@ -234,4 +234,32 @@ test('training: one run at a time in a child process, progress as SSE with ids (
   assert.equal(after.at(-1)!.data.status, 'cancelled');
   assert.equal(fs.existsSync(path.join(s.ctx.project.meta, 'models', 'v2')), false);
   assert.equal((await api('/api/train/cancel', { method: 'POST' })).status, 409);
+
+  // Adapt v1 to the deployment folder shift received (AdaBN): a new version whose graft.json records it.
+  assert.equal((await api('/api/adapt?version=v1&method=dann', { method: 'POST' })).status, 400);
+  assert.equal((await api('/api/adapt?version=v1&folder=..%2F..%2Fx', { method: 'POST' })).status, 404);
+  assert.equal((await api('/api/adapt?version=v7', { method: 'POST' })).status, 404);
+  const ad = await json(api(`/api/adapt?version=v1&method=adabn&folder=${encodeURIComponent(sh.folder)}`, { method: 'POST' }));
+  assert.equal(ad.version, 'v2');
+  assert.equal(ad.from, 'v1');
+  assert.ok(ad.after.meanMaxProb > 0 && ad.after.meanMaxProb <= 1);
+  const v2dir = path.join(s.ctx.project.meta, 'models', 'v2');
+  const m2 = JSON.parse(fs.readFileSync(path.join(v2dir, 'graft.json'), 'utf8'));
+  const rec = m2.adaptation.at(-1);
+  assert.equal(rec.method, 'adabn');
+  assert.equal(rec.target, path.join(s.ctx.project.root, sh.folder));
+  assert.equal(rec.counts.target, 6);
+  assert.equal(path.basename(rec.from), 'v1');
+  const listed = (await json(api('/api/versions'))).versions.find((x: { version: string }) => x.version === 'v2');
+  assert.equal(listed.adaptedFrom.version, 'v1');
+  assert.equal(listed.adaptedFrom.method, 'adabn');
+  const v2 = await json(api('/api/versions/v2'));
+  assert.equal(v2.inspect, undefined);
+  const clf2 = await Classifier.load(v2dir);
+  assert.deepEqual(clf2.classes, ['Bag', 'Sneaker', 'Trouser']);
+  clf2.dispose();
+  // The inbox follows the newest version.
+  await json(api('/api/images?label=_inbox'));
+  await s.ctx.inbox.settled();
+  assert.equal((await json(api('/api/images?label=_inbox'))).guessedBy, 'v2');
 });

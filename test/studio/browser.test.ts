@@ -4,7 +4,7 @@
 // the prototype preview pre-label the inbox, train, read the accuracy, open a confusion-matrix
 // cell, relabel an image from it, retrain, compare versions, classify an image in the page with
 // onnxruntime-web (same top-1 as Classifier/graft predict), run graft shift on a deployment
-// folder, export the zip and run its model.onnx in plain onnxruntime-node. Screenshots (1280×800) of each page go to out/studio-shots/ (git-ignored;
+// folder and adapt to it (AdaBN, a new version), export the zip and run its model.onnx in plain onnxruntime-node. Screenshots (1280×800) of each page go to out/studio-shots/ (git-ignored;
 // the README's copies in docs/studio/ were taken from there).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -189,8 +189,16 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   await page.setInputFiles('input[data-testid=shift-folder]', deploy);
   await page.waitForSelector('[data-testid=shift-verdict]', { timeout: 60_000 });
   assert.match((await page.textContent('[data-testid=shift-verdict] b'))!, /shift/);
-  await page.locator('[data-testid=shift-verdict]').scrollIntoViewIfNeeded();
+  // Adapt from the verdict (AdaBN on that folder): v3, whose graft.json records the adaptation.
+  await page.click('[data-testid=adapt-adabn]');
+  await page.waitForSelector('[data-testid=adapted][data-version=v3]', { timeout: 60_000 });
+  const v3 = JSON.parse(fs.readFileSync(path.join(s.ctx.project.meta, 'models', 'v3', 'graft.json'), 'utf8'));
+  assert.equal(v3.adaptation.at(-1).method, 'adabn');
+  assert.equal(path.basename(v3.adaptation.at(-1).from), 'v2');
+  await page.locator('[data-testid=adapted]').scrollIntoViewIfNeeded();
   await shot('shift');
+  // The rest of the page stays on v2 (the export below is checked against v2's answers).
+  await page.selectOption('.try .toolbar select', 'v2');
 
   // Live webcam in the Try page: frames classified in the page.
   await page.click('[data-testid=try-webcam]');
@@ -218,4 +226,10 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   // The zip's model.onnx in plain onnxruntime gives graft predict's answer for the same image.
   assert.equal(manifest.classes[p.indexOf(Math.max(...p))], topOf.get(probes[0]!));
   await session.release();
+
+  // Inspect copes with the adapted version (no labelled images to inspect): it says what v3 is.
+  await page.click('a[data-page=inspect]');
+  await page.evaluate(() => (location.hash = 'inspect/v3'));
+  await page.waitForSelector('[data-testid=no-inspect]');
+  assert.match((await page.textContent('[data-testid=no-inspect]'))!, /v2 adapted with adabn/);
 });
