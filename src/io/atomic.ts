@@ -31,14 +31,19 @@ export async function atomicWrite(target: string, data: string | Uint8Array): Pr
 export function atomicWriteSync(target: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  writeSyncedFile(tmp, data);
+  fs.renameSync(tmp, target);
+}
+
+/** Write `data` to `file` and fsync it before returning (the file itself is not swapped in atomically). */
+export function writeSyncedFile(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
   try {
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, target);
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { GraftError } from '../errors.js';
-import { withStagedDir } from './atomic.js';
+import { withStagedDir, writeSyncedFile } from './atomic.js';
 
 /**
  * The resume checkpoint of a training run: one folder `resume/` inside `<out>.checkpoint/` holding
@@ -49,8 +49,8 @@ export async function writeCheckpoint(ckptDir: string, value: unknown): Promise<
   const text = JSON.stringify(tree);
   const env: Envelope = { format: FORMAT, bin: sha256(bin), tree: sha256(text), value: tree };
   await withStagedDir(path.join(ckptDir, RESUME_DIR), async (dir) => {
-    writeSynced(path.join(dir, 'state.bin'), bin);
-    writeSynced(path.join(dir, 'state.json'), JSON.stringify(env));
+    writeSyncedFile(path.join(dir, 'state.bin'), bin);
+    writeSyncedFile(path.join(dir, 'state.json'), JSON.stringify(env));
   });
 }
 
@@ -93,13 +93,3 @@ export function readCheckpoint(ckptDir: string): unknown {
 }
 
 const sha256 = (b: string | Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
-
-function writeSynced(file: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
