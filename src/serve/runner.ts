@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { GraftError, type ErrorCode } from '../errors.js';
 import type { GraftManifest } from '../io/manifest.js';
-import { openModelSession } from './session.js';
+import { openModelSession } from '../workflow/model-session.js';
 
 /**
  * Where a model's batches run. `worker` (the default) runs onnxruntime in a worker thread with its

@@ -4,7 +4,7 @@
 // { id, error }. The first message out is { ready } or { error } from opening the session.
 import { parentPort, workerData } from 'node:worker_threads';
 import { isGraftError } from '../errors.js';
-import { openModelSession, type ModelSession } from './session.js';
+import { openModelSession, type ModelSession } from '../workflow/model-session.js';
 
 interface Job {
   id: number;

@@ -7,10 +7,10 @@ import { readManifest, modelProblems, type GraftManifest } from '../io/manifest.
 
 /**
  * One onnxruntime session over a model directory's `model.onnx`, taking float32 NHWC pixels
- * (raw 0..255 values: preprocessing is inside the graph). It is opened with the settings and
- * checks of `Classifier.load` (workflow/predict.ts) so a served model gives `graft predict`'s
- * numbers, but it takes float32 directly: OIP clients may send FP32 tensors that are not whole
- * numbers, which `Classifier.predictPixels` (uint8 in) cannot carry.
+ * (raw 0..255 values: preprocessing is inside the graph), checked when opened: the file is there
+ * and loads, it takes graft.json's input size, and its output width is graft.json's class count.
+ * `Classifier` (predict.ts) and `graft serve` both open models through it, so they give the same
+ * numbers; it takes float32 directly (OIP clients may send FP32 tensors that are not whole numbers).
  *
  * @example
  * const s = await openModelSession('my-model');

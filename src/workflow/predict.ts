@@ -1,11 +1,7 @@
 import { expandInputs } from '../data/inputs.js';
-import fs from 'node:fs';
-import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { GraftError } from '../errors.js';
-import { env } from '../env.js';
-import { readManifest, modelProblems, type GraftManifest } from '../io/manifest.js';
+import type { GraftManifest } from '../io/manifest.js';
 import { decodeImage } from '../data/decode.js';
+import { openModelSession, type ModelSession } from './model-session.js';
 
 export interface Prediction {
   path: string;
@@ -33,34 +29,12 @@ export interface PredictFailure {
 export class Classifier {
   private constructor(
     readonly manifest: GraftManifest,
-    private session: ort.InferenceSession,
-    private inputName: string,
-    private outputName: string,
+    private session: ModelSession,
   ) {}
 
   static async load(dir: string, opts: { threads?: number } = {}): Promise<Classifier> {
-    const manifest = readManifest(dir);
-    const file = path.join(dir, manifest.files.onnx ?? 'model.onnx');
-    if (!fs.existsSync(file)) {
-      throw new GraftError('E_NO_ONNX', `${dir} has no ONNX model (${file}).`, `Run \`graft export ${dir} --format onnx --out ${dir}\` to add one.`);
-    }
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(file, { intraOpNumThreads: opts.threads ?? env.threads, graphOptimizationLevel: 'all' });
-    } catch (e) {
-      throw new GraftError('E_MODEL_DIR_DAMAGED', `${file} cannot be loaded: ${(e as Error).message.split('\n')[0]}`, 'The model directory is incomplete or damaged (a truncated model.onnx?): train or export it again.');
-    }
-    const c = new Classifier(manifest, session, session.inputNames[0]!, session.outputNames[0]!);
-    // One blank image through the graph: the input size and the class count must be what graft.json says.
-    let probs: Float32Array;
-    try {
-      probs = await c.predictPixels(new Uint8Array(manifest.inputSize[0] * manifest.inputSize[1] * 3), 1);
-    } catch (e) {
-      throw new GraftError('E_MODEL_DIR_MISMATCH', `${dir}: ${file} does not take graft.json's input size ${manifest.inputSize.join('×')}: ${(e as Error).message.split('\n')[0]}`, 'The directory was edited by hand or mixed from two models: train or export it again.');
-    }
-    const problems = modelProblems(manifest, [1, probs.length]);
-    if (problems.length) throw new GraftError('E_MODEL_DIR_MISMATCH', `${dir}: graft.json and ${path.basename(file)} disagree:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'The directory was edited by hand or mixed from two models: train or export it again.');
-    return c;
+    const s = await openModelSession(dir, opts);
+    return new Classifier(s.manifest, s);
   }
 
   get classes(): string[] {
@@ -72,8 +46,7 @@ export class Classifier {
     const [h, w] = this.manifest.inputSize;
     const x = new Float32Array(n * h * w * 3);
     for (let i = 0; i < x.length; i++) x[i] = rgb[i]!;
-    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', x, [n, h, w, 3]) });
-    return out[this.outputName]!.data as Float32Array;
+    return this.session.run(x, n);
   }
 
   /**
