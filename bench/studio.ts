@@ -6,9 +6,11 @@
  *      its child process and a client keeps listing images and thumbnails;
  *   3. peak RSS of the server process with a project of M images (listing every class, the
  *      inbox pre-labelling, thumbnails of the first page) while embeddings run in their child.
- * Frame time in the page is not measured here (it needs the browser; see BENCHMARKS.md).
+ *   4. frame time in the page: headless Chromium scrolling the Data grid, requestAnimationFrame
+ *      intervals idle and during a training run (bench/studio-page.ts; skipped without Chromium
+ *      or with --no-page).
  *
- * Usage: npm run bench:studio [-- --images 1000] [--big 20000] [--input-size 224] [--quick]
+ * Usage: npm run bench:studio [-- --images 1000] [--big 20000] [--input-size 224] [--quick] [--no-page]
  * --quick: 60 images, a 600-image project, 96 px (checks the bench runs).
  */
 import fs from 'node:fs';
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { createStudio } from '../src/studio/server.js';
+import { pageFrameTimes, describeFrames } from './studio-page.js';
 
 const argv = process.argv.slice(2);
 const val = (n: string) => (argv.includes(n) ? argv[argv.indexOf(n) + 1] : undefined);
@@ -113,3 +116,9 @@ clearInterval(tick);
 console.log(`3. ${BIG}-image project: first pages listed with thumbnails after ${((tList - t3) / 1000).toFixed(1)} s; server peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (embeddings in their own process, ${((performance.now() - t3) / 1000).toFixed(0)} s for all, features already cached for repeated bytes)`);
 await big.close();
 fs.rmSync(root, { recursive: true, force: true });
+
+// 4. Frame time in the page while training.
+if (!argv.includes('--no-page')) {
+  const po = { images: quick ? 150 : N, inputSize: SIZE };
+  console.log(describeFrames(await pageFrameTimes(po), po));
+}
