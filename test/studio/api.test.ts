@@ -258,8 +258,16 @@ test('training: one run at a time in a child process, progress as SSE with ids (
   const clf2 = await Classifier.load(v2dir);
   assert.deepEqual(clf2.classes, ['Bag', 'Sneaker', 'Trouser']);
   clf2.dispose();
+  // One run at a time: while an adaptation (CORAL, this time) goes on, training and another adaptation are refused.
+  const coral = s.ctx.trainer.adapt('v1', 'coral', path.join(s.ctx.project.root, sh.folder));
+  const busy = await api('/api/train', { method: 'POST' });
+  assert.equal(busy.status, 409);
+  assert.equal((await busy.json()).code, 'E_STUDIO_BUSY');
+  assert.equal((await api('/api/adapt?version=v1', { method: 'POST' })).status, 409);
+  assert.equal((await coral).version, 'v3');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(s.ctx.project.meta, 'models', 'v3', 'graft.json'), 'utf8')).adaptation.at(-1).method, 'coral');
   // The inbox follows the newest version.
   await json(api('/api/images?label=_inbox'));
   await s.ctx.inbox.settled();
-  assert.equal((await json(api('/api/images?label=_inbox'))).guessedBy, 'v2');
+  assert.equal((await json(api('/api/images?label=_inbox'))).guessedBy, 'v3');
 });
