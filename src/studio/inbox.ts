@@ -1,5 +1,8 @@
-import { Classifier } from '../workflow/predict.js';
+import type { ChildProcess } from 'node:child_process';
 import { fileKey } from './embedder.js';
+import { forkStudioChild } from './settings.js';
+
+type Batch = { predictions: { path: string; label: string; probability: number }[]; failed: { path: string; error: string }[] };
 
 export interface VersionGuess {
   label: string;
@@ -8,14 +11,18 @@ export interface VersionGuess {
 
 /**
  * The inbox pre-labelled by the latest trained version: its model.onnx through onnxruntime (as
- * `graft predict` runs it), one prediction per image, cached per version and per file (its
- * identity across renames). Predictions are computed in the background, in batches; a listing
- * gets those ready and queues the rest. A newer version replaces the cache and the session.
+ * `graft predict` runs it, in predict-child.ts: a session runs on its calling thread), one
+ * prediction per image, cached per version and per file (its identity across renames).
+ * Predictions are computed in the background, in batches; a listing gets those ready and queues
+ * the rest. A newer version replaces the cache and the process.
  */
 export class InboxModel {
   private version?: string;
   private dir?: string;
-  private clf?: Promise<Classifier>;
+  private child?: ChildProcess;
+  private next = 1;
+  private waiting = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
+  private stderr = '';
   private cache = new Map<string, VersionGuess>();
   private failed = new Set<string>();
   private queue = new Map<string, string>();
@@ -26,11 +33,9 @@ export class InboxModel {
   /** Use `version` (at `dir`); a different one than before drops every cached prediction. */
   private use(version: string, dir: string): void {
     if (version === this.version) return;
-    const old = this.clf;
-    void old?.then((c) => c.dispose(), () => undefined);
+    this.stop();
     this.version = version;
     this.dir = dir;
-    this.clf = undefined;
     this.cache.clear();
     this.failed.clear();
     this.queue.clear();
@@ -53,6 +58,40 @@ export class InboxModel {
     return { guesses: out, pending: this.queue.size + (this.running ? 1 : 0) };
   }
 
+  private stop(): void {
+    this.child?.disconnect();
+    this.child?.kill();
+    this.child = undefined;
+  }
+
+  /** One batch through the version's model in the child process (started on first use). */
+  private predict(paths: string[]): Promise<Batch> {
+    if (!this.child) {
+      const c = forkStudioChild('predict-child', [JSON.stringify({ dir: this.dir })]);
+      this.stderr = '';
+      c.stderr?.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-2000)));
+      c.on('message', (m: Batch & { id: number; error?: string }) => {
+        const w = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (m.error !== undefined) w?.reject(new Error(m.error));
+        else w?.resolve(m);
+      });
+      c.on('error', () => undefined); // a send to a process that just exited: its 'exit' rejects the batch
+      c.on('exit', (code) => {
+        if (this.child === c) this.child = undefined;
+        for (const w of this.waiting.values()) w.reject(new Error(`The prediction process exited (${code}): ${this.stderr.trim().split('\n').at(-1) ?? ''}`));
+        this.waiting.clear();
+      });
+      this.child = c;
+    }
+    const child = this.child;
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      child.send({ id, paths });
+    });
+  }
+
   private kick(): void {
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
@@ -68,14 +107,11 @@ export class InboxModel {
       for (const [k] of batch) this.queue.delete(k);
       const byPath = new Map(batch.map(([k, p]) => [p, k]));
       try {
-        // One intra-op thread: the server's own thread pool stays free for requests and training.
-        this.clf ??= Classifier.load(this.dir!, { threads: 1 });
-        const clf = await this.clf;
-        const r = await clf.predictFiles(batch.map(([, p]) => p), { top: 1, batchSize: 16 });
+        const r = await this.predict(batch.map(([, p]) => p));
         if (this.version !== version) continue; // a newer version arrived meanwhile
         for (const p of r.predictions) {
           const k = byPath.get(p.path);
-          if (k) this.cache.set(k, { label: p.top[0]!.label, confidence: p.top[0]!.probability });
+          if (k) this.cache.set(k, { label: p.label, confidence: p.probability });
         }
         for (const f of r.failed) {
           const k = byPath.get(f.path);
@@ -97,7 +133,7 @@ export class InboxModel {
   async close(): Promise<void> {
     this.closed = true;
     this.queue.clear();
-    await this.running;
-    (await this.clf?.catch(() => undefined))?.dispose();
+    this.stop();
+    await this.running?.catch(() => undefined);
   }
 }

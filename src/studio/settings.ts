@@ -33,10 +33,10 @@ export function readSettings(meta: string, override: Partial<StudioModelSettings
 }
 
 /**
- * Start one of the studio's helper processes (`embed-child`, `train-child`, `shift-child`, `adapt-child`) with IPC. Run from
+ * Start one of the studio's helper processes (`embed-child`, `train-child`, `shift-child`, `adapt-child`, `predict-child`) with IPC. Run from
  * TypeScript sources (tests, tsx), the child loads the .ts file through tsx too.
  */
-export function forkStudioChild(name: 'embed-child' | 'train-child' | 'shift-child' | 'adapt-child', args: string[]): ChildProcess {
+export function forkStudioChild(name: 'embed-child' | 'train-child' | 'shift-child' | 'adapt-child' | 'predict-child', args: string[]): ChildProcess {
   const ts = import.meta.url.endsWith('.ts');
   const file = new URL(`./${name}.${ts ? 'ts' : 'js'}`, import.meta.url);
   return fork(file, args, { execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
