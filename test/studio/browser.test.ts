@@ -232,4 +232,8 @@ test('studio in headless Chromium: label, preview, train, inspect and fix, retra
   await page.evaluate(() => (location.hash = 'inspect/v3'));
   await page.waitForSelector('[data-testid=no-inspect]');
   assert.match((await page.textContent('[data-testid=no-inspect]'))!, /v2 adapted with adabn/);
+  await shot('inspect-adapted');
+  await page.click('a[data-page=train]');
+  await page.waitForSelector('.versions td small');
+  await shot('train-versions');
 });
