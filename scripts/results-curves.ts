@@ -58,7 +58,7 @@ const main = await learningCurve({
   test: path.join(FM, 'test'),
   budgets,
   seeds: SEEDS,
-  methods: ['prototype', 'knn', 'head', 'fine-tune', 'small-cnn'],
+  methods: ['default', 'prototype', 'knn', 'head', 'fine-tune', 'small-cnn'],
   epochs: 10,
   fineTuneEpochs: 5,
   scratchEpochs: 10,
@@ -94,11 +94,11 @@ log(`source task: ${A.join(', ')} (fine-tuning the top block); target: ${B.join(
 const source = await trainClassifier({ data: aTrain, val: aTest, allowOutside: true, out: path.join(OUT, 'source-A'), epochs: 5, fineTuneBlocks: 1, fineTuneEpochs: 3, batchSize: 16, report: false, onnx: false, quiet: true, cacheDir: CACHE });
 log(`source model: ${pct(source.evaluation.accuracy)}% on its own test set in ${source.seconds.toFixed(0)} s`);
 const target: CurveOptions = { train: bTrain, test: bTest, allowOutside: true, budgets: [10], seeds: SEEDS, epochs: 10, minSteps: 60, scratchEpochs: 10, cacheDir: CACHE, onEvent };
-const chained = await learningCurve({ ...target, backbone: path.join(OUT, 'source-A'), methods: ['prototype', 'head'] });
-const direct = await learningCurve({ ...target, methods: ['prototype', 'head', 'small-cnn'] });
+const chained = await learningCurve({ ...target, backbone: path.join(OUT, 'source-A'), methods: ['default', 'prototype', 'head'] });
+const direct = await learningCurve({ ...target, methods: ['default', 'prototype', 'head', 'small-cnn'] });
 const scratchB = await learningCurve({ ...target, methods: ['scratch'], scratchEpochs: 5 });
 // Only the backbone-based methods get the backbone's name; small-cnn and scratch use none.
-const rename = (r: CurveResult, prefix: string): CurveResult => ({ ...r, summary: r.summary.map((s) => ({ ...s, method: (s.method === 'prototype' || s.method === 'head' ? `${prefix}${s.method}` : `${s.method} (from scratch)`) as never })) });
+const rename = (r: CurveResult, prefix: string): CurveResult => ({ ...r, summary: r.summary.map((s) => ({ ...s, method: (s.method === 'default' || s.method === 'prototype' || s.method === 'head' ? `${prefix}${s.method}` : `${s.method} (from scratch)`) as never })) });
 fs.writeFileSync(path.join(OUT, 'chain.json'), JSON.stringify({ source: { accuracy: source.evaluation.accuracy, seconds: source.seconds, classes: A }, chained, direct, scratchB }, null, 2));
 md.push(table([rename(chained, 'chained (source-A model) + '), rename(direct, 'embedded backbone + '), { ...scratchB, summary: scratchB.summary.map((x) => ({ ...x, method: 'MobileNetV2 from scratch (32x32)' as never })) }], `Target task ${B.join(', ')}: 10 labels per class, test ${chained.testImages} images; source model ${pct(source.evaluation.accuracy)}% on ${A.join(', ')} (trained in ${source.seconds.toFixed(0)} s)`));
 }
