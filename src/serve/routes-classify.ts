@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { HttpError, badRequest, notFound } from './http-error.js';
+import { readFileParts } from './multipart.js';
 import { classifyImages, topK, type RequestImage } from './infer.js';
 import type { ModelRepository, ServedModel } from './repository.js';
 
@@ -81,28 +82,12 @@ const strip = (t: { label: string; index: number; probability: number }) => ({ l
  * multipart parser's own limits are per file). Non-file fields are ignored.
  */
 async function readParts(req: FastifyRequest, ctx: ClassifyContext): Promise<(RequestImage & { field: string; filename: string })[]> {
-  const out: (RequestImage & { field: string; filename: string })[] = [];
-  let total = 0;
-  try {
-    for await (const part of req.parts()) {
-      if (part.type !== 'file') continue;
-      const chunks: Buffer[] = [];
-      for await (const c of part.file as AsyncIterable<Buffer>) {
-        total += c.length;
-        if (total > ctx.bodyLimit) throw new HttpError(413, `The multipart body exceeds the server's ${ctx.bodyLimit}-byte limit (--body-limit).`);
-        chunks.push(c);
-      }
-      if (part.file.truncated) throw new HttpError(413, `File part "${part.fieldname}" (${part.filename}) exceeds the ${ctx.bodyLimit}-byte limit.`);
-      out.push({ bytes: Buffer.concat(chunks), label: `file part "${part.fieldname}" (${part.filename || 'no filename'})`, field: part.fieldname, filename: part.filename });
-    }
-  } catch (e) {
-    if (e instanceof HttpError) throw e;
-    const err = e as Error & { code?: string; statusCode?: number };
-    if (err.code === 'FST_FILES_LIMIT' || err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_REQ_FILE_TOO_LARGE') {
-      throw new HttpError(413, `${err.message} (this server takes at most ${ctx.maxImages} images per request, ${ctx.bodyLimit} bytes in all).`);
-    }
-    throw badRequest(`The multipart body is malformed or truncated: ${err.message}`);
-  }
-  if (out.length === 0) throw badRequest('The multipart body holds no file part; send the image(s) as file fields (curl -F image=@photo.jpg).');
-  return out;
+  const parts = await readFileParts(req, {
+    bodyLimit: ctx.bodyLimit,
+    overBudget: `The multipart body exceeds the server's ${ctx.bodyLimit}-byte limit (--body-limit).`,
+    partTooLarge: (p) => `File part "${p.field}" (${p.filename}) exceeds the ${ctx.bodyLimit}-byte limit.`,
+    limitsHint: `this server takes at most ${ctx.maxImages} images per request, ${ctx.bodyLimit} bytes in all`,
+  });
+  if (parts.length === 0) throw badRequest('The multipart body holds no file part; send the image(s) as file fields (curl -F image=@photo.jpg).');
+  return parts.map((p) => ({ bytes: p.bytes, label: `file part "${p.field}" (${p.filename || 'no filename'})`, field: p.field, filename: p.filename }));
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { decodeRequestImage } from '../serve/images.js';
 import { HttpError, badRequest } from '../serve/http-error.js';
+import { readFileParts } from '../serve/multipart.js';
 import type { GraftManifest } from '../io/manifest.js';
 import { isGraftError } from '../errors.js';
 import { INBOX, checkName, type ImageEntry } from './project.js';
@@ -149,26 +150,12 @@ export async function registerDataRoutes(app: FastifyInstance, ctx: StudioContex
 /** Every file part of a multipart upload, within one byte budget for the whole body. */
 async function readFiles(req: FastifyRequest, ctx: StudioContext): Promise<{ name: string; bytes: Buffer }[]> {
   if (!req.isMultipart()) throw badRequest('Upload images as multipart/form-data file fields (curl -F file=@photo.jpg).');
-  const out: { name: string; bytes: Buffer }[] = [];
-  let total = 0;
-  try {
-    for await (const part of req.parts()) {
-      if (part.type !== 'file') continue;
-      const chunks: Buffer[] = [];
-      for await (const c of part.file as AsyncIterable<Buffer>) {
-        total += c.length;
-        if (total > ctx.bodyLimit) throw new HttpError(413, `The upload exceeds the studio's ${ctx.bodyLimit}-byte limit per request; send fewer files at a time.`);
-        chunks.push(c);
-      }
-      if (part.file.truncated) throw new HttpError(413, `"${part.filename}" exceeds the ${ctx.bodyLimit}-byte limit.`);
-      out.push({ name: part.filename, bytes: Buffer.concat(chunks) });
-    }
-  } catch (e) {
-    if (e instanceof HttpError) throw e;
-    const err = e as Error & { code?: string };
-    if (err.code === 'FST_FILES_LIMIT' || err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_REQ_FILE_TOO_LARGE') throw new HttpError(413, `${err.message} (at most ${ctx.maxFiles} files and ${ctx.bodyLimit} bytes per upload).`);
-    throw badRequest(`The multipart body is malformed or truncated: ${err.message}`);
-  }
-  if (out.length === 0) throw badRequest('The upload holds no file part.');
-  return out;
+  const parts = await readFileParts(req, {
+    bodyLimit: ctx.bodyLimit,
+    overBudget: `The upload exceeds the studio's ${ctx.bodyLimit}-byte limit per request; send fewer files at a time.`,
+    partTooLarge: (p) => `"${p.filename}" exceeds the ${ctx.bodyLimit}-byte limit.`,
+    limitsHint: `at most ${ctx.maxFiles} files and ${ctx.bodyLimit} bytes per upload`,
+  });
+  if (parts.length === 0) throw badRequest('The upload holds no file part.');
+  return parts.map((p) => ({ name: p.filename, bytes: p.bytes }));
 }

@@ -78,13 +78,7 @@ export function InspectPage() {
     const a = v.adaptedFrom;
     return (
       <div class="page inspect">
-        <div class="toolbar">
-          <h2>Inspect</h2>
-          <select value={wanted} onChange={(e) => (location.hash = `inspect/${(e.target as HTMLSelectElement).value}`)}>
-            {versions.map((x) => <option value={x.version}>{x.version}</option>)}
-          </select>
-          <a href={withToken(`/api/versions/${wanted}/report`)} target="_blank">Full report</a>
-        </div>
+        <Toolbar wanted={wanted} versions={versions} />
         <div class="cards">
           <div class="card" data-testid="accuracy"><em>Accuracy</em><b>{pct(v.metrics.accuracy)}</b><small>{v.metrics.split ?? ''}</small></div>
           <div class="card"><em>Head</em><b>{v.head?.kind ?? '–'}</b></div>
@@ -105,13 +99,7 @@ export function InspectPage() {
   const finish = (id: string) => setDone((s) => new Set([...s, id]));
   return (
     <div class="page inspect">
-      <div class="toolbar">
-        <h2>Inspect</h2>
-        <select value={wanted} onChange={(e) => (location.hash = `inspect/${(e.target as HTMLSelectElement).value}`)}>
-          {versions.map((x) => <option value={x.version}>{x.version}</option>)}
-        </select>
-        <a href={withToken(`/api/versions/${wanted}/report`)} target="_blank">Full report</a>
-      </div>
+      <Toolbar wanted={wanted} versions={versions} />
       <div class="cards">
         <div class="card" data-testid="accuracy"><em>Held-out accuracy</em><b>{pct(v.metrics.accuracy)}</b><small>{v.metrics.cv ? `${v.metrics.cv.folds}-fold cross-validation ± ${(v.metrics.cv.sd * 100).toFixed(1)}` : v.metrics.split}</small></div>
         <div class="card"><em>Images shown below</em><b>{ins.images.length}</b><small>held out: {ins.fit.basis ?? 'labelled images'}</small></div>
@@ -177,6 +165,19 @@ export function InspectPage() {
         <h3>Top losses <small class="muted">(the images the model finds least like their label: wrong labels show up here)</small></h3>
         <div class="fixes">{losses.length ? losses.map((r) => <Fix row={r} classes={k} onDone={finish} />) : <p class="muted">None: every image is predicted as its label with high confidence.</p>}</div>
       </section>
+    </div>
+  );
+}
+
+/** The page's heading: which version, the others to switch to, and its full report. */
+function Toolbar({ wanted, versions }: { wanted: string; versions: { version: string }[] }) {
+  return (
+    <div class="toolbar">
+      <h2>Inspect</h2>
+      <select value={wanted} onChange={(e) => (location.hash = `inspect/${(e.target as HTMLSelectElement).value}`)}>
+        {versions.map((x) => <option value={x.version}>{x.version}</option>)}
+      </select>
+      <a href={withToken(`/api/versions/${wanted}/report`)} target="_blank">Full report</a>
     </div>
   );
 }
