@@ -103,10 +103,10 @@ export const TUXPAINT_SIZE = 224;
  * under each category folder. Images are flattened on white and fitted (aspect kept) into a
  * white 224×224 square, since Graft centre-crops to a square when it decodes.
  */
-export function tuxpaintStamps(root = '/usr/share/tuxpaint/stamps') {
+export function tuxpaintStamps(root = '/usr/share/tuxpaint/stamps', classes = TUXPAINT_CLASSES) {
   need('tuxpaint-stamps', 'tuxpaint-stamps-default', root);
   const items = [];
-  TUXPAINT_CLASSES.forEach((cls, label) => {
+  classes.forEach((cls, label) => {
     const files = [];
     const walk = (dir) => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -131,5 +131,5 @@ export function tuxpaintStamps(root = '/usr/share/tuxpaint/stamps') {
       });
     }
   });
-  return { classes: TUXPAINT_CLASSES, pool: items };
+  return { classes, pool: items };
 }

@@ -14,6 +14,7 @@
 // Usage:
 //   node scripts/build-accuracy-data.mjs                      # all sets into bench/.data/accuracy
 //   node scripts/build-accuracy-data.mjs --sets uci-digits,tuxpaint-stamps --out /tmp/acc --clean
+//   node scripts/build-accuracy-data.mjs --dev                # development sets (images the benchmark never uses) into bench/.data/accuracy-dev
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,26 @@ export const SETS = {
   },
 };
 
+/**
+ * Development sets (--dev): images the benchmark sets above never use, for choosing between
+ * selection rules without looking at the benchmark's test images. Fashion-MNIST and OpenCV's
+ * MNIST take the next slices of the same seeded shuffles (disjoint from every benchmark image);
+ * Tux Paint's dev set is four other stamp categories. UCI digits has too few images left over.
+ */
+export const DEV_SETS = {
+  'fashion-mnist': { ...SETS['fashion-mnist'], offset: { test: 50, pool: POOL } },
+  'mnist-opencv': { ...SETS['mnist-opencv'], offset: { all: 50 + POOL } },
+  // 300 per class, for judging the default's fine-tune trial (tried from 1,000 labelled images).
+  'fashion-mnist-3000': { ...SETS['fashion-mnist'], key: 'fashion-mnist', offset: { test: 50, pool: 2 * POOL }, poolSize: 3 * POOL },
+  'tuxpaint-other': {
+    ...SETS['tuxpaint-stamps'],
+    what: 'Tux Paint stamp categories the benchmark set leaves out: plants, people, space, seasonal (23–77 images each).',
+    processing: 'As tuxpaint-stamps (flattened on white, fitted into 224×224); per class a seeded shuffle: first 8 to test, the rest to the pool.',
+    test: 8,
+    read: () => tuxpaintStamps(undefined, ['plants', 'people', 'space', 'seasonal']),
+  },
+};
+
 
 function shuffled(list, key) {
   const r = rng(key);
@@ -88,9 +109,13 @@ async function writeImages(jobs) {
 }
 
 /** Build one set under out/<name>. Returns its summary for sets.json. */
-export async function buildSet(name, { out = DEFAULT_OUT, seed = DEFAULT_SEED } = {}) {
-  const def = SETS[name];
-  if (!def) throw new Error(`Unknown set ${name}. Valid: ${Object.keys(SETS).join(', ')}`);
+export async function buildSet(name, { out = DEFAULT_OUT, seed = DEFAULT_SEED, dev = false } = {}) {
+  const sets = dev ? DEV_SETS : SETS;
+  const def = sets[name];
+  if (!def) throw new Error(`Unknown set ${name}. Valid: ${Object.keys(sets).join(', ')}`);
+  // A dev set of a benchmark set shares its name (or key), so its shuffles are the benchmark's and it takes later slices.
+  const key = def.key ?? name;
+  const off = def.offset ?? {};
   const src = await def.read();
   const dir = path.join(out, name);
   fs.rmSync(dir, { recursive: true, force: true }); // always rebuilt whole: no stale files from another seed
@@ -106,10 +131,13 @@ export async function buildSet(name, { out = DEFAULT_OUT, seed = DEFAULT_SEED } 
     let test;
     let pool;
     if (testBy) {
-      test = shuffled(testBy[c], `${seed}:${name}:test:${c}`).slice(0, def.test);
-      pool = shuffled(poolBy[c], `${seed}:${name}:pool:${c}`).slice(0, POOL);
+      const t0 = off.test ?? 0;
+      const p0 = off.pool ?? 0;
+      test = shuffled(testBy[c], `${seed}:${key}:test:${c}`).slice(t0, t0 + def.test);
+      pool = shuffled(poolBy[c], `${seed}:${key}:pool:${c}`).slice(p0, p0 + (def.poolSize ?? POOL));
     } else {
-      const all = shuffled(poolBy[c], `${seed}:${name}:${c}`);
+      const a0 = off.all ?? 0;
+      const all = shuffled(poolBy[c], `${seed}:${key}:${c}`).slice(a0);
       if (all.length < def.test + 1) throw new Error(`${name}: class ${cls} has ${all.length} images, fewer than ${def.test} test + 1`);
       test = all.slice(0, def.test);
       pool = all.slice(def.test, def.test + POOL);
@@ -130,7 +158,7 @@ export async function buildSet(name, { out = DEFAULT_OUT, seed = DEFAULT_SEED } 
   return { name, package: def.pkg, version: debVersion(def.pkg) ?? 'not installed via dpkg', classes: src.classes, pool: counts.pool, test: counts.test, available, size: `${first.width}×${first.height}`, seed };
 }
 
-function sourcesMd(summaries, seed) {
+function sourcesMd(summaries, seed, sets = SETS) {
   const sum = (a) => a.reduce((x, y) => x + y, 0);
   const parts = [
     '# Accuracy benchmark data: sources',
@@ -145,7 +173,7 @@ function sourcesMd(summaries, seed) {
     '',
   ];
   for (const s of summaries) {
-    const d = SETS[s.name];
+    const d = sets[s.name];
     parts.push(`## ${s.name}`, '', `- Package: \`${s.package}\` ${s.version}`, `- Licence: ${d.licence}`, `- What: ${d.what}`, `- Classes: ${s.classes.join(', ')}`, `- Images in the source per class: ${s.available.join(', ')}`, `- Done to the images: ${d.processing}`, '');
   }
   return parts.join('\n');
@@ -159,23 +187,25 @@ function parseArgs(argv) {
     else if (a === '--sets') o.sets = argv[++i].split(',').filter(Boolean);
     else if (a === '--seed') o.seed = Number(argv[++i]);
     else if (a === '--clean') o.clean = true;
-    else throw new Error(`Unknown option ${a}. Valid: --out DIR --sets ${Object.keys(SETS).join(',')} --seed N --clean`);
+    else if (a === '--dev') o.dev = true;
+    else throw new Error(`Unknown option ${a}. Valid: --out DIR --sets ${Object.keys(SETS).join(',')} --seed N --clean --dev`);
   }
   return o;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const o = parseArgs(process.argv.slice(2));
-  const out = o.out ?? DEFAULT_OUT;
+  const sets = o.dev ? DEV_SETS : SETS;
+  const out = o.out ?? (o.dev ? DEFAULT_OUT + '-dev' : DEFAULT_OUT);
   const seed = o.seed ?? DEFAULT_SEED;
-  const names = o.sets ?? Object.keys(SETS);
-  const unknown = names.filter((n) => !SETS[n]);
+  const names = o.sets ?? Object.keys(sets);
+  const unknown = names.filter((n) => !sets[n]);
   if (unknown.length > 0) {
-    console.error(`Unknown set(s): ${unknown.join(', ')}. Valid: ${Object.keys(SETS).join(', ')}`);
+    console.error(`Unknown set(s): ${unknown.join(', ')}. Valid: ${Object.keys(sets).join(', ')}`);
     process.exit(2);
   }
   fs.mkdirSync(out, { recursive: true });
-  if (o.clean) for (const n of Object.keys(SETS)) if (!o.sets || names.includes(n)) fs.rmSync(path.join(out, n), { recursive: true, force: true });
+  if (o.clean) for (const n of Object.keys(sets)) if (!o.sets || names.includes(n)) fs.rmSync(path.join(out, n), { recursive: true, force: true });
   // sets.json keeps the summaries of sets built earlier into the same folder.
   const indexFile = path.join(out, 'sets.json');
   const index = fs.existsSync(indexFile) ? JSON.parse(fs.readFileSync(indexFile, 'utf8')) : {};
@@ -183,7 +213,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   for (const n of names) {
     const t0 = Date.now();
     try {
-      const s = await buildSet(n, { out, seed });
+      const s = await buildSet(n, { out, seed, dev: o.dev });
       index[n] = s;
       const sum = (a) => a.reduce((x, y) => x + y, 0);
       console.log(`${n}: ${s.classes.length} classes, ${sum(s.pool)} pool + ${sum(s.test)} test images (${s.size}) from ${s.package} ${s.version} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -193,10 +223,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       missing.push(e.pkg);
     }
   }
-  const built = Object.keys(SETS).filter((n) => index[n] && fs.existsSync(path.join(out, n)));
+  const built = Object.keys(sets).filter((n) => index[n] && fs.existsSync(path.join(out, n)));
   for (const n of Object.keys(index)) if (!built.includes(n)) delete index[n];
   fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + '\n');
-  fs.writeFileSync(path.join(out, 'SOURCES.md'), sourcesMd(built.map((n) => index[n]), seed));
+  fs.writeFileSync(path.join(out, 'SOURCES.md'), sourcesMd(built.map((n) => index[n]), seed, sets));
   console.log(`wrote ${out} (${built.join(', ') || 'no sets'}); see ${path.join(out, 'SOURCES.md')}`);
   if (missing.length > 0) {
     console.error(`Missing Debian package(s): apt-get install -y --no-install-recommends ${[...new Set(missing)].join(' ')}`);

@@ -40,6 +40,11 @@ export const trainOptionsSchema = z
     /** Learning-rate ratio between successive earlier blocks (discriminative rates). */
     lrDecay: z.number().positive().max(1).default(0.5),
     fineTuneLrFactor: z.number().positive().max(1).default(0.1),
+    /**
+     * The default recipe tries fine-tuning from the chosen cut at 1,000 labelled images or more
+     * and keeps it only when it wins on the held-out split; false: never try (faster).
+     */
+    fineTuneTrial: z.boolean().default(true),
     augment: z.boolean().default(false),
     seed: z.number().int().default(DEFAULTS.seed),
     valSplit: z.number().min(0).max(0.9).default(0.2),

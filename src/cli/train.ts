@@ -29,7 +29,7 @@ export function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(trainChoices('schedule')))
     .option('--label-smoothing <e>', 'label smoothing', num)
     .addOption(new Option('--class-weights <mode>', 'loss weights for imbalanced folders').choices(trainChoices('classWeights')))
-    .addOption(new Option('--head <kind>', 'auto (default: linear or prototype, whichever cross-validates better) | linear (solved exactly) | dense (gradient-trained) | prototype / knn (computed from embeddings)').choices(trainChoices('head')))
+    .addOption(new Option('--head <kind>', 'auto (default: linear heads on one cut, two, or all cuts averaged, or prototypes: whichever cross-validates best) | linear (solved exactly) | dense (gradient-trained) | prototype / knn (computed from embeddings)').choices(trainChoices('head')))
     .option('--k <n>', 'neighbours of the knn head', num)
     .option('--hidden <units>', 'hidden Dense layers of the head, e.g. 256 or 512,128', intList)
     .option('--dropout <p>', 'dropout before the classifier', num)
@@ -38,6 +38,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--fine-tune-epochs <n>', 'epochs of the fine-tune stage (default: half of --epochs)', num)
     .option('--lr-decay <f>', 'discriminative rate ratio between successive blocks', num)
     .option('--fine-tune-lr-factor <f>', 'learning rate of the fine-tune stage, as a fraction of --lr', num)
+    .option('--no-fine-tune-trial', 'do not try fine-tuning from the chosen cut (by default tried from 1,000 labelled images, kept only when it wins on the held-out split)')
     .option('--augment', 'training augmentation (flip, crop, rotation, colour)')
     .option('--seed <s>', 'random seed', num)
     .option('--val-split <f>', 'fraction held out for validation', num)
@@ -72,6 +73,7 @@ export function collectTrainOptions(data: string, flags: Record<string, unknown>
   // commander's --no-x defaults to true; only override the file when the flag was given.
   if (flags.report === true && 'report' in fromFile) merged.report = fromFile.report;
   if (flags.onnx === true && 'onnx' in fromFile) merged.onnx = fromFile.onnx;
+  if (flags.fineTuneTrial === true && 'fineTuneTrial' in fromFile) merged.fineTuneTrial = fromFile.fineTuneTrial;
   return merged;
 }
 

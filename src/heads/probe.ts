@@ -1,11 +1,11 @@
 import { GraftError } from '../errors.js';
 import { Rng, deriveSeed } from '../data/rng.js';
-import { fitLogistic, logisticProbs, predictLogistic, type LogisticFit } from './logistic.js';
+import { fitLogistic, logisticProbs, type LogisticFit } from './logistic.js';
 import { argmaxRows } from '../evaluate/metrics.js';
-import { ortLossGrad } from './logistic-ort.js';
-import { cholesky, columnStats, gram, solveRight, solveUpperT, standardise, submatrix, transposeTimes } from './gram.js';
-import { computePrototypes } from './prototype.js';
-import { centerNormalize } from './normalize.js';
+import { cholesky, columnStats, solveUpperT, transposeTimes } from './gram.js';
+import { prepare, coordinates, labelsOf, acc, meanSd, linearScores, knnProbs, prototypeProbs, prototypeScores, softmaxRows, type Split, type ProbeBlock } from './probe-scores.js';
+
+export { KNN_K, type ProbeBlock } from './probe-scores.js';
 
 /**
  * Model selection for a head on frozen features, the way a careful practitioner does it: every
@@ -15,14 +15,8 @@ import { centerNormalize } from './normalize.js';
  * refit on every labelled image.
  */
 
-/** One candidate's pooled features for every labelled image, row-major n × dims. */
-export interface ProbeBlock {
-  name: string;
-  data: Float32Array;
-  dims: number;
-}
 
-export type ProbeHead = 'linear' | 'prototype';
+export type ProbeHead = 'linear' | 'prototype' | 'knn';
 
 export interface ProbeScore {
   /** Candidate names ('block_13', or 'block_13+block_16' for a concatenation). */
@@ -33,11 +27,22 @@ export interface ProbeScore {
   sd: number;
   /** The linear head's chosen inverse L2 strength (scikit-learn's C). */
   C?: number;
+  /**
+   * 'ensemble': one linear head per cut, each at its own C (`Cs`, in `cuts` order), whose
+   * log-probabilities are averaged — the same as one Dense layer over the concatenated cuts with
+   * the heads' kernels stacked and divided by their count. Unset: one head over `cuts` (one cut,
+   * or a concatenation) at `C`.
+   */
+  combine?: 'ensemble';
+  Cs?: number[];
 }
 
 export interface ProbeSelection {
   protocol: 'cv' | 'holdout' | 'none';
+  /** Validation splits scored: folds × rounds under cross-validation. */
   folds: number;
+  /** Rounds of k-fold cross-validation (1 for a held-out split). */
+  rounds: number;
   /** Every candidate's best score per head kind. */
   scores: ProbeScore[];
   chosen: ProbeScore;
@@ -56,22 +61,25 @@ export interface SelectOptions {
   concat?: boolean;
   /** Stop scoring new candidates after this time (ms since the epoch); at least one is scored. */
   deadline?: number;
+  /** Rounds of k-fold CV, each on its own seeded folds, averaged (default 1). */
+  repeats?: number;
+  /**
+   * Score the ensemble of every scored cut's linear head (see ProbeScore.combine) and prefer it:
+   * it is chosen unless the best candidate beats it by more than one standard error of that
+   * candidate's mean over the splits. Default false.
+   */
+  ensemble?: boolean;
 }
 
-/**
- * Model selection compares validation accuracies, which settle long before the objective does:
- * its fits stop earlier than the final refit (which runs to tol 1e-5, 1000 iterations).
- */
-const SELECT_ITER = 100;
-const SELECT_TOL = 1e-4;
+
 
 /** scikit-learn's usual grid, every decade from 1e-4 to 1e4 (9 values). */
 export const C_GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4];
 
 /** Stratified, seeded folds: each class's rows dealt round-robin after a shuffle. */
-export function stratifiedFolds(y: Int32Array, k: number, folds: number, seed: number): number[][] {
+export function stratifiedFolds(y: Int32Array, k: number, folds: number, seed: number, round = 0): number[][] {
   const out: number[][] = Array.from({ length: folds }, () => []);
-  const rng = new Rng(deriveSeed(seed, 'probe-folds'));
+  const rng = new Rng(round === 0 ? deriveSeed(seed, 'probe-folds') : deriveSeed(seed, 'probe-folds', round));
   for (let c = 0; c < k; c++) {
     const rows = rng.shuffle([...y.keys()].filter((i) => y[i] === c));
     rows.forEach((r, j) => out[j % folds]!.push(r));
@@ -79,116 +87,24 @@ export function stratifiedFolds(y: Int32Array, k: number, folds: number, seed: n
   return out.map((f) => f.sort((a, b) => a - b));
 }
 
-interface Split {
-  train: number[];
-  val: number[];
-}
-
-/** A candidate's standardised rows and their Gram matrix (Z·Zᵀ), shared by every fold. */
-interface Prepared {
-  names: string[];
-  Z: Float64Array;
-  dims: number;
-  G: Float64Array;
-  raw: { data: Float32Array; dims: number };
-}
-
-function prepare(b: ProbeBlock[], n: number): Prepared {
-  const dims = b.reduce((s, x) => s + x.dims, 0);
-  const raw = new Float32Array(n * dims);
-  let off = 0;
-  for (const x of b) {
-    for (let i = 0; i < n; i++) raw.set(x.data.subarray(i * x.dims, (i + 1) * x.dims), i * dims + off);
-    off += x.dims;
-  }
-  const Z = standardise(raw, n, dims, columnStats(raw, n, dims));
-  return { names: b.map((x) => x.name), Z, dims, G: gram(Z, n, Z, n, dims), raw: { data: raw, dims } };
-}
-
-/**
- * Coordinates for one split that keep every inner product with the training rows: L (from
- * Z_tr·Z_trᵀ = L·Lᵀ) when there are fewer training rows than features, else the features.
- */
-function coordinates(p: Prepared, n: number, s: Split): { tr: Float64Array; val: Float64Array; d: number } {
-  if (s.train.length < p.dims) {
-    const L = cholesky(submatrix(p.G, n, s.train, s.train), s.train.length);
-    return { tr: L, val: solveRight(submatrix(p.G, n, s.val, s.train), s.val.length, L, s.train.length), d: s.train.length };
-  }
-  const pick = (rows: number[]) => {
-    const out = new Float64Array(rows.length * p.dims);
-    rows.forEach((r, i) => out.set(p.Z.subarray(r * p.dims, (r + 1) * p.dims), i * p.dims));
-    return out;
-  };
-  return { tr: pick(s.train), val: pick(s.val), d: p.dims };
-}
-
-const labelsOf = (y: Int32Array, rows: number[]) => Int32Array.from(rows, (r) => y[r]!);
-const acc = (pred: Int32Array, y: Int32Array) => pred.reduce((s, v, i) => s + (v === y[i] ? 1 : 0), 0) / Math.max(1, y.length);
-const meanSd = (v: number[]) => {
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: m, sd: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, v.length - 1)) };
-};
-
-/** Validation accuracy of the linear head for every C of the grid, per split (warm-started along C). */
-async function linearScores(p: Prepared, n: number, y: Int32Array, k: number, splits: Split[], grid: number[]): Promise<number[][]> {
-  const out: number[][] = [];
-  for (const s of splits) {
-    const c = coordinates(p, n, s);
-    const ytr = labelsOf(y, s.train);
-    const yval = labelsOf(y, s.val);
-    const evaluate = await ortLossGrad(c.tr, s.train.length, c.d, ytr, k);
-    let init: LogisticFit | undefined;
-    const row: number[] = [];
-    for (const C of grid) {
-      init = await fitLogistic(c.tr, s.train.length, c.d, ytr, k, 1 / (C * s.train.length), { init, maxIter: SELECT_ITER, tol: SELECT_TOL, evaluate });
-      row.push(acc(predictLogistic(c.val, s.val.length, c.d, init, k), yval));
-    }
-    out.push(row);
-  }
-  return out;
-}
-
-/** softmax(10 · cosine to each class prototype) for the rows `val`, prototypes from the rows `train` (as the prototype head). */
-function prototypeProbs(p: Prepared, y: Int32Array, k: number, s: Split): Float32Array {
-  const { data, dims } = p.raw;
-  const rows = (idx: number[]) => {
-    const out = new Float32Array(idx.length * dims);
-    idx.forEach((r, i) => out.set(data.subarray(r * dims, (r + 1) * dims), i * dims));
-    return out;
-  };
-  const proto = computePrototypes({ data: rows(s.train), shape: [dims], labels: labelsOf(y, s.train), paths: [] }, k);
-  const unit = centerNormalize(rows(s.val), dims, proto.center);
-  const out = new Float32Array(s.val.length * k);
-  for (let i = 0; i < s.val.length; i++) {
-    let sum = 0;
-    for (let c = 0; c < k; c++) {
-      let dot = 0;
-      for (let q = 0; q < dims; q++) dot += unit[i * dims + q]! * proto.prototypes[c * dims + q]!;
-      out[i * k + c] = Math.exp(10 * (dot - 1));
-      sum += out[i * k + c]!;
-    }
-    for (let c = 0; c < k; c++) out[i * k + c]! /= sum;
-  }
-  return out;
-}
-
-/** Validation accuracy of the prototype (nearest class mean, cosine) head per split. */
-function prototypeScores(p: Prepared, y: Int32Array, k: number, splits: Split[]): number[] {
-  return splits.map((s) => acc(argmaxRows(prototypeProbs(p, y, k, s), k), labelsOf(y, s.val)));
-}
-
-function splitsFor(y: Int32Array, k: number, minCount: number, o: SelectOptions): { splits: Split[]; protocol: ProbeSelection['protocol']; note: string } {
+function splitsFor(y: Int32Array, k: number, minCount: number, o: SelectOptions): { splits: Split[]; protocol: ProbeSelection['protocol']; note: string; rounds: number } {
   const n = y.length;
   if (o.holdout) {
     const val = new Set(o.holdout);
-    return { splits: [{ train: [...y.keys()].filter((i) => !val.has(i)), val: o.holdout }], protocol: 'holdout', note: `${n} labelled images: every candidate scored on a held-out ${o.holdout.length}, the winner refit on all ${n}` };
+    return { rounds: 1, splits: [{ train: [...y.keys()].filter((i) => !val.has(i)), val: o.holdout }], protocol: 'holdout', note: `${n} labelled images: every candidate scored on a held-out ${o.holdout.length}, the winner refit on all ${n}` };
   }
   if (minCount >= 2) {
     const folds = Math.min(5, minCount);
-    const f = stratifiedFolds(y, k, folds, o.seed);
-    return { splits: f.map((val, i) => ({ train: f.flatMap((x, j) => (j === i ? [] : x)), val })), protocol: 'cv', note: `${n} labelled images: every candidate scored by ${folds}-fold stratified cross-validation, the winner refit on all ${n}` };
+    const repeats = Math.max(1, o.repeats ?? 1);
+    const splits: Split[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const f = stratifiedFolds(y, k, folds, o.seed, r);
+      splits.push(...f.map((val, i) => ({ train: f.flatMap((x, j) => (j === i ? [] : x)), val })));
+    }
+    const how = repeats > 1 ? `${repeats} rounds of ${folds}-fold stratified cross-validation` : `${folds}-fold stratified cross-validation`;
+    return { rounds: repeats, splits, protocol: 'cv', note: `${n} labelled images: every candidate scored by ${how}, the winner refit on all ${n}` };
   }
-  return { splits: [], protocol: 'none', note: 'one labelled image in some class: nothing to validate on, so the default candidate and the prototype head are used' };
+  return { rounds: 0, splits: [], protocol: 'none', note: 'one labelled image in some class: nothing to validate on, so the default candidate and the prototype head are used' };
 }
 
 /**
@@ -199,18 +115,24 @@ function splitsFor(y: Int32Array, k: number, minCount: number, o: SelectOptions)
 export async function heldOutProbs(blocks: ProbeBlock[], y: Int32Array, k: number, chosen: ProbeScore, o: SelectOptions): Promise<{ rows: number[]; probs: Float32Array } | undefined> {
   const counts = new Array(k).fill(0);
   for (const l of y) counts[l]++;
-  const { splits } = splitsFor(y, k, Math.min(...counts), o);
+  // One round of folds: every row held out once.
+  const { splits } = splitsFor(y, k, Math.min(...counts), { ...o, repeats: 1 });
   if (!splits.length) return undefined;
-  const p = prepare(blocks.filter((b) => chosen.cuts.includes(b.name)), y.length);
+  const members = chosen.combine === 'ensemble' ? chosen.cuts.map((c, i) => ({ cuts: [c], C: chosen.Cs![i]! })) : [{ cuts: chosen.cuts, C: chosen.C }];
+  const preps = members.map((m) => prepare(blocks.filter((b) => m.cuts.includes(b.name)), y.length));
   const rows: number[] = [];
   const parts: Float32Array[] = [];
   for (const s of splits) {
     let probs: Float32Array;
     if (chosen.head === 'linear') {
-      const c = coordinates(p, y.length, s);
-      const fit = await fitLogistic(c.tr, s.train.length, c.d, labelsOf(y, s.train), k, 1 / (chosen.C! * s.train.length), { maxIter: 1000 });
-      probs = logisticProbs(c.val, s.val.length, c.d, fit, k);
-    } else probs = prototypeProbs(p, y, k, s);
+      const logp = new Float64Array(s.val.length * k);
+      for (let m = 0; m < members.length; m++) {
+        const c = coordinates(preps[m]!, y.length, s);
+        const fit = await fitLogistic(c.tr, s.train.length, c.d, labelsOf(y, s.train), k, 1 / (members[m]!.C! * s.train.length), { maxIter: 1000 });
+        logisticProbs(c.val, s.val.length, c.d, fit, k).forEach((v, j) => (logp[j]! += Math.log(Math.max(v, 1e-30)) / members.length));
+      }
+      probs = softmaxRows(logp, k);
+    } else probs = chosen.head === 'knn' ? knnProbs(preps[0]!, y, k, s) : prototypeProbs(preps[0]!, y, k, s);
     rows.push(...s.val);
     parts.push(probs);
   }
@@ -239,26 +161,34 @@ export async function selectProbe(blocks: ProbeBlock[], y: Int32Array, k: number
   if (minCount < 1) throw new GraftError('E_HEAD_EMPTY_CLASS', 'Every class needs at least one labelled image.', 'Add an image of every class.');
   const grid = o.cGrid ?? C_GRID;
   const heads = o.heads ?? ['linear', 'prototype'];
-  const { splits, protocol, note } = splitsFor(y, k, minCount, o);
+  const { splits, protocol, note, rounds } = splitsFor(y, k, minCount, o);
   const scores: ProbeScore[] = [];
+  // Per single cut, its linear head's validation log-probabilities per split at its chosen C (for the ensemble).
+  const kept = new Map<string, { C: number; logp: Float32Array[] }>();
   const score = async (cands: ProbeBlock[]): Promise<ProbeScore[]> => {
     if (!splits.length) return [];
     const p = prepare(cands, n);
     const out: ProbeScore[] = [];
     const cuts = cands.map((c) => c.name);
     if (heads.includes('linear')) {
-      const per = await linearScores(p, n, y, k, splits, grid);
+      const keep = (o.ensemble ?? false) && cands.length === 1;
+      const per = await linearScores(p, n, y, k, splits, grid, keep);
       // Best C by mean accuracy; ties go to the stronger regularisation (earlier in the grid).
-      let best = { mean: -1, sd: 0, C: grid[0]! };
+      let best = { mean: -1, sd: 0, C: grid[0]!, j: 0 };
       grid.forEach((C, j) => {
-        const ms = meanSd(per.map((r) => r[j]!));
-        if (ms.mean > best.mean + 1e-9) best = { ...ms, C };
+        const ms = meanSd(per.acc.map((r) => r[j]!));
+        if (ms.mean > best.mean + 1e-9) best = { ...ms, C, j };
       });
+      if (keep) kept.set(cuts[0]!, { C: best.C, logp: per.logp.map((r) => r[best.j]!) });
       out.push({ cuts, head: 'linear', accuracy: best.mean, sd: best.sd, C: best.C });
     }
     if (heads.includes('prototype')) {
       const ms = meanSd(prototypeScores(p, y, k, splits));
       out.push({ cuts, head: 'prototype', accuracy: ms.mean, sd: ms.sd });
+    }
+    if (heads.includes('knn')) {
+      const ms = meanSd(splits.map((s) => acc(argmaxRows(knnProbs(p, y, k, s), k), labelsOf(y, s.val))));
+      out.push({ cuts, head: 'knn', accuracy: ms.mean, sd: ms.sd });
     }
     return out;
   };
@@ -282,8 +212,56 @@ export async function selectProbe(blocks: ProbeBlock[], y: Int32Array, k: number
     const pair = [byCut[0]!.b, byCut[1]!.b].sort((a, b) => blocks.indexOf(a) - blocks.indexOf(b));
     scores.push(...(await score(pair)));
   }
-  const chosen = scores.length ? bestOf(scores) : { cuts: [blocks[0]!.name], head: 'prototype' as const, accuracy: NaN, sd: NaN };
-  return { protocol, folds: splits.length, scores, chosen, note: note + cut };
+  if (kept.size > 1 && !late()) {
+    // Every scored cut's linear head, log-probabilities averaged: scored on the same splits from
+    // the heads already fit there, so it costs no new fits.
+    const members = blocks.map((b) => b.name).filter((c) => kept.has(c));
+    const per = splits.map((sp, i) => {
+      const avg = new Float32Array(sp.val.length * k);
+      for (const c of members) kept.get(c)!.logp[i]!.forEach((v, j) => (avg[j]! += v));
+      return acc(argmaxRows(avg, k), labelsOf(y, sp.val));
+    });
+    const ms = meanSd(per);
+    scores.push({ cuts: members, head: 'linear', combine: 'ensemble', Cs: members.map((c) => kept.get(c)!.C), accuracy: ms.mean, sd: ms.sd });
+  }
+  const best: ProbeScore = scores.length ? bestOf(scores) : { cuts: [blocks[0]!.name], head: 'prototype' as const, accuracy: NaN, sd: NaN };
+  // Picking the best of many noisy scores favours lucky ones; averaging every cut is the robust
+  // choice, kept unless something is clearly (by more than one standard error) better.
+  const ens = scores.find((x) => x.combine === 'ensemble');
+  const chosen = ens && ens.accuracy >= best.accuracy - standardError(best, splits) ? ens : best;
+  return { protocol, folds: splits.length, rounds, scores, chosen, note: note + cut };
+}
+
+/**
+ * Standard error of a candidate's mean validation accuracy: the sd over splits / √splits under
+ * cross-validation; on a single held-out split, the binomial √(p(1−p)/n).
+ */
+export function standardError(s: ProbeScore, splits: { val: number[] }[]): number {
+  if (splits.length > 1) return s.sd / Math.sqrt(splits.length);
+  const n = splits[0]?.val.length ?? 0;
+  return n ? Math.sqrt(Math.max(0, s.accuracy * (1 - s.accuracy)) / n) : 0;
+}
+
+/**
+ * The chosen linear head refit on every labelled row, as one Dense layer over the chosen cuts'
+ * concatenated features (in `blocks` order): one head at C, or for an ensemble one head per cut
+ * at its own C with the kernels stacked and kernels and biases divided by the member count.
+ */
+export async function fitChosenLinear(blocks: ProbeBlock[], y: Int32Array, k: number, chosen: ProbeScore): Promise<{ kernel: Float32Array; bias: Float32Array; dims: number; iterations: number; converged: boolean }> {
+  const picked = blocks.filter((b) => chosen.cuts.includes(b.name));
+  if (chosen.combine !== 'ensemble') return fitLinearHead(picked, y, k, chosen.C!);
+  const heads = [];
+  for (const b of picked) heads.push(await fitLinearHead([b], y, k, chosen.Cs![chosen.cuts.indexOf(b.name)]!));
+  const dims = heads.reduce((a, h) => a + h.dims, 0);
+  const kernel = new Float32Array(dims * k);
+  const bias = new Float32Array(k);
+  let row = 0;
+  for (const h of heads) {
+    for (let i = 0; i < h.kernel.length; i++) kernel[row * k + i] = h.kernel[i]! / heads.length;
+    for (let c = 0; c < k; c++) bias[c]! += h.bias[c]! / heads.length;
+    row += h.dims;
+  }
+  return { kernel, bias, dims, iterations: Math.max(...heads.map((h) => h.iterations)), converged: heads.every((h) => h.converged) };
 }
 
 /**

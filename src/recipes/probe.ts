@@ -9,7 +9,8 @@ import { concatFeatures, type FeatureSet } from '../features/feature-set.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
 import { staticHeadEngine } from '../heads/static-engine.js';
-import { selectProbe, fitLinearHead, heldOutProbs, type ProbeBlock, type ProbeScore } from '../heads/probe.js';
+import { selectProbe, fitChosenLinear, heldOutProbs, standardError, type ProbeBlock, type ProbeScore, type ProbeSelection } from '../heads/probe.js';
+import { fineTuneAtCut, AUTO_FINE_TUNE_BLOCKS, AUTO_FINE_TUNE_MIN } from './fine-tune-cut.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 
 /** Up to this many labelled images, model selection cross-validates; above, a held-out split. */
@@ -60,11 +61,42 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   // With views standing in for held-out images, only the cut and the head kind are chosen on
   // them: they are too easy to choose an L2 strength, which stays at scikit-learn's default C = 1.
   const cGrid = viewNote ? [1] : undefined;
-  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout, cGrid, deadline: ctx.deadline });
+  // --head linear: only linear candidates (one cut, two, or the ensemble); auto: prototypes too.
+  const heads = o.head === 'linear' ? (['linear'] as const) : undefined;
+  const sel = await selectProbe(blocks, rows.labels, k, { seed: o.seed, holdout, cGrid, deadline: ctx.deadline, heads: heads && [...heads], ...SELECTION });
   if (viewNote) sel.note = viewNote;
   for (const line of summary(sel.scores)) ctx.say(line);
   const chosen = sel.chosen;
-  ctx.say(`Chose ${chosen.head} head at ${chosen.cuts.join(' + ')}${Number.isFinite(chosen.accuracy) ? `: ${sel.protocol === 'cv' ? 'cross-validated' : 'held-out'} accuracy ${(chosen.accuracy * 100).toFixed(1)}% ± ${(chosen.sd * 100).toFixed(1)}` : ''} (${sel.note})`, 'stage');
+  const what = chosen.combine === 'ensemble' ? `the average of ${chosen.cuts.length} linear heads, one at each of ${chosen.cuts.join(', ')} (one Dense layer over their concatenated features)` : `${chosen.head} head at ${chosen.cuts.join(' + ')}`;
+  ctx.say(`Chose ${what}${Number.isFinite(chosen.accuracy) ? `: ${sel.protocol === 'cv' ? 'cross-validated' : 'held-out'} accuracy ${(chosen.accuracy * 100).toFixed(1)}% ± ${(chosen.sd * 100).toFixed(1)}` : ''} (${sel.note})`, 'stage');
+
+  const probeStage: Record<string, unknown> = { stage: 'probe', protocol: sel.protocol, folds: sel.folds, rounds: sel.rounds, note: sel.note, candidates: sel.scores, chosen };
+  ctx.stages.push(probeStage);
+  // Fine-tuning from the chosen cut, when the data is large enough to tell: kept only if it beats
+  // the frozen head on the same held-out split.
+  const why = fineTuneDecision(ctx, sel, labelledRows, holdout !== undefined && !viewNote);
+  probeStage.fineTune = { tried: why.tried, why: why.reason };
+  if (why.tried) {
+    const single = why.single!;
+    const trainRows = [...rows.labels.keys()].filter((i) => !new Set(holdout).has(i));
+    const init = await fitChosenLinear(blocks.map((b) => takeRows(b, trainRows)), Int32Array.from(trainRows, (i) => rows.labels[i]!), k, single);
+    const ft = await fineTuneAtCut(ctx, single.cuts[0]!, AUTO_FINE_TUNE_BLOCKS, init);
+    // The bar is the best frozen score on this split (the single cut it started from may be it,
+    // and was picked on this split, so it is optimistic) plus one standard error: fine-tuning
+    // costs far more to run and to serve, and must win clearly.
+    const frozen = Math.max(chosen.accuracy, single.accuracy);
+    const bar = frozen + standardError({ ...single, accuracy: frozen }, [{ val: holdout! }]);
+    const kept = ft.valAccuracy > bar;
+    const verdict = `held-out accuracy ${(ft.valAccuracy * 100).toFixed(1)}% fine-tuned vs ${(frozen * 100).toFixed(1)}% frozen (it must beat ${(bar * 100).toFixed(1)}%, one standard error more)`;
+    probeStage.fineTune = { tried: true, kept, why: why.reason, valAccuracy: ft.valAccuracy, frozenValAccuracy: frozen, epochs: ft.epochs };
+    ctx.say(kept ? `Kept the fine-tuned network: ${verdict}` : `Kept the frozen head: ${verdict}`, 'stage');
+    if (kept) {
+      const result = await ft.keep();
+      probeStage.seconds = (Date.now() - t0) / 1000;
+      return { ...result, metrics: { heldOut: { accuracy: ft.valAccuracy, sd: 0, folds: 1 } } };
+    }
+    ft.reject();
+  } else ctx.say(`Fine-tuning not tried: ${why.reason}`);
 
   // The network: backbone → pooled features at the chosen cut(s) → the solved head.
   // Rows the final head is fit on: every labelled image (views, when there are any, only chose).
@@ -78,21 +110,21 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   let headModel: tf.LayersModel;
   let solver: Record<string, unknown> = {};
   if (chosen.head === 'linear') {
-    const h = await fitLinearHead(picked, fitRows.labels, k, chosen.C!);
+    const h = await fitChosenLinear(picked, fitRows.labels, k, chosen);
     const dense = tf.layers.dense({ units: k, activation: 'softmax', name: HEAD_LAYER_NAMES.predictions });
     model = tf.model({ inputs: base.inputs, outputs: dense.apply(base.outputs[0]!) as tf.SymbolicTensor, name: `${bb.name}_graft` });
     dense.setWeights([tf.tensor2d(h.kernel, [h.dims, k]), tf.tensor1d(h.bias)]);
     const input = tf.input({ shape: [h.dims] });
     headModel = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor });
-    solver = { solver: 'L-BFGS', C: chosen.C, iterations: h.iterations, converged: h.converged };
+    solver = { solver: 'L-BFGS', ...(chosen.combine ? { combine: chosen.combine, Cs: chosen.Cs } : { C: chosen.C }), iterations: h.iterations, converged: h.converged };
   } else {
     const fh = fewShotHead('prototype', pickedRows(fitRows), k);
     model = buildHeadModel(base, fh);
     headModel = headOnlyModel(fh);
   }
   const test = data.test.length ? pickedRows(await ctx.extract(extractor, data.test, key, 'backbone test')) : undefined;
-  const oof = test ? undefined : await heldOutProbs(blocks, rows.labels, k, chosen, { seed: o.seed, holdout, cGrid });
-  ctx.stages.push({ stage: 'probe', protocol: sel.protocol, folds: sel.folds, note: sel.note, candidates: sel.scores, chosen, ...solver, seconds: (Date.now() - t0) / 1000 });
+  const oof = test ? undefined : await heldOutProbs(blocks, rows.labels, k, chosen, { seed: o.seed, holdout, cGrid, ...SELECTION });
+  Object.assign(probeStage, solver, { seconds: (Date.now() - t0) / 1000 });
   const cut = chosen.cuts.join('+');
   return {
     model,
@@ -111,6 +143,38 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     },
   };
 }
+
+/**
+ * How candidates are compared (chosen on the development sets, scripts/selection-study.ts): three
+ * rounds of k-fold CV on fresh folds, and the all-cut ensemble preferred unless clearly beaten.
+ */
+const SELECTION = { repeats: 3, ensemble: true } as const;
+
+/**
+ * Whether the default recipe tries fine-tuning, and why: a zoo backbone with pretrained weights,
+ * no explicit head or cut, at least AUTO_FINE_TUNE_MIN labelled images scored on a held-out split
+ * (the trial is judged there), time left, and a single-cut linear candidate to start from.
+ */
+function fineTuneDecision(ctx: RecipeContext, sel: ProbeSelection, labelled: number, heldOut: boolean): { tried: boolean; reason: string; single?: ProbeScore } {
+  const { o, bb } = ctx;
+  const singles = sel.scores.filter((s) => s.head === 'linear' && !s.combine && s.cuts.length === 1);
+  const single = singles.length ? singles.reduce((a, b) => (b.accuracy > a.accuracy + 1e-9 ? b : a)) : undefined;
+  const no = (reason: string) => ({ tried: false, reason });
+  if (bb.kind !== 'zoo' || !bb.spec) return no(`the backbone ${bb.ref} is not a zoo architecture, so its blocks are unknown`);
+  if (o.head !== 'auto') return no(`--head ${o.head} asks for a frozen head`);
+  if (!o.fineTuneTrial) return no('--no-fine-tune-trial');
+  if (o.weights === 'none') return no('the backbone has no pretrained weights');
+  if (labelled < AUTO_FINE_TUNE_MIN) return no(`${labelled} labelled images; it is tried from ${AUTO_FINE_TUNE_MIN}, where a held-out split can tell a real gain from luck`);
+  if (!heldOut || !single) return no('no held-out split to judge it on');
+  if (ctx.deadline !== undefined && Date.now() > ctx.deadline) return no(`the time budget of ${o.timeBudget} s is spent`);
+  return { tried: true, reason: `${labelled} labelled images (tried from ${AUTO_FINE_TUNE_MIN}); starting from ${single.cuts[0]}, the best single cut (held-out ${(single.accuracy * 100).toFixed(1)}%)`, single };
+}
+
+const takeRows = (b: ProbeBlock, rows: number[]): ProbeBlock => {
+  const data = new Float32Array(rows.length * b.dims);
+  rows.forEach((r, i) => data.set(b.data.subarray(r * b.dims, (r + 1) * b.dims), i * b.dims));
+  return { name: b.name, dims: b.dims, data };
+};
 
 /** Augmented views per labelled image when some class has a single image. */
 const VIEWS = 4;
@@ -193,6 +257,7 @@ function columns(f: FeatureSet, blocks: ProbeBlock[], chosen: string[]): Feature
 /** One line per candidate: its best head's score. */
 function summary(scores: ProbeScore[]): string[] {
   const byCut = new Map<string, ProbeScore[]>();
-  for (const s of scores) byCut.set(s.cuts.join(' + '), [...(byCut.get(s.cuts.join(' + ')) ?? []), s]);
+  const name = (s: ProbeScore) => (s.combine === 'ensemble' ? `ensemble of ${s.cuts.length} cuts` : s.cuts.join(' + '));
+  for (const s of scores) byCut.set(name(s), [...(byCut.get(name(s)) ?? []), s]);
   return [...byCut].map(([cut, list]) => `  ${cut.padEnd(24)} ${list.map((s) => `${s.head} ${(s.accuracy * 100).toFixed(1)}%${s.C !== undefined ? ` (C=${s.C})` : ''}`).join('   ')}`);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fitLogistic, logisticLossGrad, logisticProbs } from '../../src/heads/logistic.js';
 import { ortLossGrad } from '../../src/heads/logistic-ort.js';
 import { cholesky, columnStats, gram, solveRight, standardise } from '../../src/heads/gram.js';
-import { selectProbe, stratifiedFolds, fitLinearHead, heldOutProbs } from '../../src/heads/probe.js';
+import { selectProbe, stratifiedFolds, fitLinearHead, fitChosenLinear, heldOutProbs } from '../../src/heads/probe.js';
 import { rand } from '../helpers/rand.js';
 
 /** Root of a strictly decreasing function on (lo, hi) by bisection (the 1-D optimality condition). */
@@ -141,4 +141,69 @@ test('the refit head with standardisation folded in predicts raw features like t
   for (let i = 0; i < n * k; i++) assert.ok(Math.abs(p[i]! - refP[i]!) < 1e-4, `row ${Math.floor(i / k)}: ${p[i]} vs ${refP[i]}`);
   const oof = await heldOutProbs(blocks, y, k, { cuts: ['cut_1'], head: 'linear', accuracy: 1, sd: 0, C: 1 }, { seed: 1 });
   assert.equal(oof!.rows.length, n, 'every row is held out once');
+});
+
+test('repeated CV: rounds have their own seeded folds, the first is the single round\'s, and every round holds each row out once', () => {
+  const y = Int32Array.from({ length: 30 }, (_, i) => i % 3);
+  assert.deepEqual(stratifiedFolds(y, 3, 5, 7, 0), stratifiedFolds(y, 3, 5, 7));
+  const r1 = stratifiedFolds(y, 3, 5, 7, 1);
+  assert.notDeepEqual(r1, stratifiedFolds(y, 3, 5, 7));
+  assert.deepEqual(r1.flat().sort((a, b) => a - b), [...y.keys()]);
+});
+
+test('the all-cut ensemble: scored on every split, preferred within one standard error, exported as one Dense whose probabilities are the averaged log-probabilities', async () => {
+  // Every cut carries the same weak signal: nothing beats the ensemble clearly, so it is chosen.
+  const n = 60;
+  const k = 3;
+  const y = Int32Array.from({ length: n }, (_, i) => i % k);
+  const blocks = [0, 1, 2].map((b) => {
+    const data = rand(n * 8, 300 + b);
+    for (let i = 0; i < n; i++) data[i * 8 + y[i]!]! += 0.9;
+    return { name: `cut_${b}`, dims: 8, data };
+  });
+  const sel = await selectProbe(blocks, y, k, { seed: 1, ensemble: true, repeats: 3 });
+  assert.equal(sel.rounds, 3);
+  assert.equal(sel.folds, 15);
+  const ens = sel.scores.find((s) => s.combine === 'ensemble')!;
+  assert.deepEqual(ens.cuts, ['cut_0', 'cut_1', 'cut_2']);
+  assert.equal(ens.Cs!.length, 3);
+  const best = sel.scores.reduce((a, b) => (b.accuracy > a.accuracy + 1e-9 ? b : a));
+  assert.deepEqual(sel.chosen, ens.accuracy >= best.accuracy - best.sd / Math.sqrt(15) ? ens : best);
+  assert.deepEqual(await selectProbe(blocks, y, k, { seed: 1, ensemble: true, repeats: 3 }), sel, 'seeded: the same selection again');
+
+  // The stacked Dense on the concatenated raw features gives softmax(mean of the members' log-probabilities).
+  const h = await fitChosenLinear(blocks, y, k, ens);
+  assert.equal(h.dims, 24);
+  const members = await Promise.all(blocks.map((b, i) => fitLinearHead([b], y, k, ens.Cs![i]!)));
+  const concat = new Float64Array(n * 24);
+  for (let i = 0; i < n; i++) blocks.forEach((b, j) => concat.set(b.data.subarray(i * 8, i * 8 + 8), i * 24 + j * 8));
+  const p = logisticProbs(concat, n, 24, { W: Float64Array.from(h.kernel), b: Float64Array.from(h.bias) }, k);
+  for (let i = 0; i < n; i++) {
+    const lp = [0, 0, 0];
+    members.forEach((mh, j) => {
+      const q = logisticProbs(Float64Array.from(blocks[j]!.data.subarray(i * 8, i * 8 + 8)), 1, 8, { W: Float64Array.from(mh.kernel), b: Float64Array.from(mh.bias) }, k);
+      for (let c = 0; c < k; c++) lp[c]! += Math.log(q[c]!) / 3;
+    });
+    const z = lp.map(Math.exp);
+    const s = z.reduce((a, b) => a + b, 0);
+    for (let c = 0; c < k; c++) assert.ok(Math.abs(p[i * k + c]! - z[c]! / s) < 1e-5, `row ${i} class ${c}: ${p[i * k + c]} vs ${z[c]! / s}`);
+  }
+  const oof = await heldOutProbs(blocks, y, k, ens, { seed: 1, repeats: 3 });
+  assert.equal(oof!.rows.length, n, 'out-of-fold probabilities from one round: every row once');
+
+  // One cut clearly better than the rest: the ensemble is beaten by more than a standard error.
+  const { y: y2, blocks: b2, k: k2 } = planted(2, 90);
+  const sel2 = await selectProbe(b2, y2, k2, { seed: 1, ensemble: true, repeats: 3 });
+  assert.notEqual(sel2.chosen.combine, 'ensemble', JSON.stringify(sel2.scores.map((s) => [s.cuts.join('+'), s.combine, s.accuracy.toFixed(3)])));
+  assert.ok(sel2.chosen.cuts.includes('cut_2'));
+});
+
+test('the kNN candidate is scored by the same splits when asked for', async () => {
+  const { y, blocks, k } = planted(0);
+  const sel = await selectProbe(blocks, y, k, { seed: 1, heads: ['linear', 'prototype', 'knn'] });
+  const knn = sel.scores.filter((s) => s.head === 'knn');
+  assert.ok(knn.length >= 3, 'one kNN score per candidate');
+  const good = knn.find((s) => s.cuts.length === 1 && s.cuts[0] === 'cut_0')!;
+  const bad = knn.find((s) => s.cuts.length === 1 && s.cuts[0] === 'cut_1')!;
+  assert.ok(good.accuracy > bad.accuracy + 0.2, `kNN at the planted cut ${good.accuracy} vs ${bad.accuracy}`);
 });

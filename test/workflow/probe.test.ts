@@ -12,7 +12,7 @@ import { makeDataset, plainRuntimes, tmpDir } from './fixtures.js';
 const ds = makeDataset({ classes: ['Trouser', 'Bag', 'Sneaker'], perClass: 8, test: 4 });
 const cache = tmpDir('graft-probe-cache-');
 
-type Stage = { stage: string; protocol: string; folds: number; candidates: { cuts: string[]; head: string; accuracy: number; C?: number }[]; chosen: { cuts: string[]; head: string; accuracy: number }; converged?: boolean };
+type Stage = { stage: string; protocol: string; folds: number; rounds: number; candidates: { cuts: string[]; head: string; accuracy: number; sd: number; C?: number; combine?: string }[]; chosen: { cuts: string[]; head: string; accuracy: number; combine?: string }; converged?: boolean };
 
 test('default train: the cut and the head are chosen by cross-validation and recorded; every label is trained on', async () => {
   const out = path.join(tmpDir(), 'model');
@@ -21,17 +21,24 @@ test('default train: the cut and the head are chosen by cross-validation and rec
   const probe = (m.training.stages as Stage[])[0]!;
   assert.equal(probe.stage, 'probe');
   assert.equal(probe.protocol, 'cv');
-  assert.equal(probe.folds, 5);
+  assert.equal(probe.rounds, 3);
+  assert.equal(probe.folds, 15, '3 rounds of 5 folds');
   const cuts = candidateCuts(getModelSpec('mobilenet_v2'));
   for (const c of cuts) assert.ok(probe.candidates.some((s) => s.cuts.length === 1 && s.cuts[0] === c && s.head === 'linear'), `candidate ${c} scored`);
-  assert.ok(probe.candidates.some((s) => s.cuts.length === 2), 'the best two concatenated were scored too');
+  assert.ok(probe.candidates.some((s) => s.cuts.length === 2 && !s.combine), 'the best two concatenated were scored too');
+  const ens = probe.candidates.find((s) => s.combine === 'ensemble');
+  assert.deepEqual(ens?.cuts, cuts, 'the all-cut ensemble was scored');
   assert.ok(m.backbone.cut.split('+').every((c) => cuts.includes(c)), `cut ${m.backbone.cut}`);
   assert.ok(['linear', 'prototype'].includes(m.head.kind));
-  const best = Math.max(...probe.candidates.map((s) => s.accuracy));
-  assert.equal(probe.chosen.accuracy, best, 'the best-scoring configuration is the one chosen');
+  // The ensemble unless the best candidate beats it by more than one standard error.
+  const best = probe.candidates.reduce((a, b) => (b.accuracy > a.accuracy + 1e-9 ? b : a));
+  const expected = ens!.accuracy >= best.accuracy - best.sd / Math.sqrt(probe.folds) ? ens! : best;
+  assert.deepEqual(probe.chosen, expected, 'the chosen configuration follows the one-standard-error rule');
   assert.deepEqual((m.metrics.cv as { accuracy: number }).accuracy, probe.chosen.accuracy);
   assert.equal(m.metrics.split, 'test');
   assert.equal(r.history.length, 0, 'no epochs: the head is solved');
+  assert.equal((probe as unknown as { fineTune: { tried: boolean; why: string } }).fineTune.tried, false);
+  assert.match((probe as unknown as { fineTune: { why: string } }).fineTune.why, /24 labelled images; it is tried from 1000/);
   // The exported ONNX pipeline reproduces the run's test accuracy.
   const ev = await evaluateModelDir(out, ds.test);
   assert.ok(Math.abs(ev.accuracy - Number(m.metrics.accuracy)) < 1e-9, `onnx ${ev.accuracy} vs ${m.metrics.accuracy}`);
