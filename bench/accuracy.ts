@@ -16,7 +16,7 @@
 //             cuts (and at every cut the default run chose), through one feature cache
 //             (bench/.data/cache), exported as float32 matrices and fitted by
 //             bench/peers/probe.py (StandardScaler + multinomial LogisticRegression, C by CV).
-//             'oracle' = the cut with the best mean test accuracy over seeds (an upper bound:
+//             'oracle' = the single cut with the best mean test accuracy over seeds (an upper bound:
 //             it is chosen on the test set).
 // Results: bench/.data/accuracy-results.json (rewritten after every run) and a Markdown table per set.
 //
@@ -134,7 +134,8 @@ function tableFor(s: SetRecord, budgets: number[]): string {
     const atChosen = runs.flatMap((r) => (r.default?.ok && r.default.cut && r.probe[r.default.cut]?.ok ? [r.probe[r.default.cut]!] : []));
     const cuts = [...new Set(runs.flatMap((r) => Object.keys(r.probe)))];
     let oracle: { cut: string; accs: number[] } | undefined;
-    for (const c of cuts) {
+    // The oracle is the best *single* cut (a concatenation Graft chose is not a candidate of it).
+    for (const c of cuts.filter((x) => !x.includes('+'))) {
       const ok = runs.map((r) => r.probe[c]).filter((p): p is ProbeRun => !!p?.ok);
       if (ok.length !== runs.length) continue;
       const accs = ok.map((p) => p.testAccuracy!);

@@ -78,7 +78,8 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
   probeStage.fineTune = { tried: why.tried, why: why.reason };
   if (why.tried) {
     const single = why.single!;
-    const trainRows = [...rows.labels.keys()].filter((i) => !new Set(holdout).has(i));
+    const held = new Set(holdout);
+    const trainRows = [...rows.labels.keys()].filter((i) => !held.has(i));
     const init = await fitChosenLinear(blocks.map((b) => takeRows(b, trainRows)), Int32Array.from(trainRows, (i) => rows.labels[i]!), k, single);
     const ft = await fineTuneAtCut(ctx, single.cuts[0]!, AUTO_FINE_TUNE_BLOCKS, init);
     // The bar is the best frozen score on this split (the single cut it started from may be it,
@@ -152,7 +153,7 @@ const SELECTION = { repeats: 3, ensemble: true } as const;
 
 /**
  * Whether the default recipe tries fine-tuning, and why: a zoo backbone with pretrained weights,
- * no explicit head or cut, at least AUTO_FINE_TUNE_MIN labelled images scored on a held-out split
+ * no explicit head kind, at least AUTO_FINE_TUNE_MIN labelled images scored on a held-out split
  * (the trial is judged there), time left, and a single-cut linear candidate to start from.
  */
 function fineTuneDecision(ctx: RecipeContext, sel: ProbeSelection, labelled: number, heldOut: boolean): { tried: boolean; reason: string; single?: ProbeScore } {
