@@ -91,7 +91,7 @@ const aTest = manifest(path.join(OUT, 'A-test.csv'), allTest, A);
 const bTrain = manifest(path.join(OUT, 'B-train.csv'), all, B);
 const bTest = manifest(path.join(OUT, 'B-test.csv'), allTest, B);
 log(`source task: ${A.join(', ')} (fine-tuning the top block); target: ${B.join(', ')}`);
-const source = await trainClassifier({ data: aTrain, val: aTest, allowOutside: true, out: path.join(OUT, 'source-A'), epochs: 5, fineTuneBlocks: 1, fineTuneEpochs: 3, batchSize: 16, report: false, onnx: false, quiet: true, cacheDir: CACHE });
+const source = await trainClassifier({ data: aTrain, val: aTest, allowOutside: true, out: path.join(OUT, 'source-A'), force: true, epochs: 5, fineTuneBlocks: 1, fineTuneEpochs: 3, batchSize: 16, report: false, onnx: false, quiet: true, cacheDir: CACHE });
 log(`source model: ${pct(source.evaluation.accuracy)}% on its own test set in ${source.seconds.toFixed(0)} s`);
 const target: CurveOptions = { train: bTrain, test: bTest, allowOutside: true, budgets: [10], seeds: SEEDS, epochs: 10, minSteps: 60, scratchEpochs: 10, cacheDir: CACHE, onEvent };
 const chained = await learningCurve({ ...target, backbone: path.join(OUT, 'source-A'), methods: ['default', 'prototype', 'head'] });
