@@ -106,14 +106,18 @@ export async function linearScores(p: Prepared, n: number, y: Int32Array, k: num
   return { acc: out, logp };
 }
 
+/** The raw (unstandardised) rows `idx` of a candidate, row-major. */
+function rawRows(p: Prepared, idx: number[]): Float32Array {
+  const { data, dims } = p.raw;
+  const out = new Float32Array(idx.length * dims);
+  idx.forEach((r, i) => out.set(data.subarray(r * dims, (r + 1) * dims), i * dims));
+  return out;
+}
+
 /** Soft kNN (as heads/knn.ts) class probabilities for the rows `val`, support from the rows `train`. */
 export function knnProbs(p: Prepared, y: Int32Array, k: number, s: Split): Float32Array {
-  const { data, dims } = p.raw;
-  const rows = (idx: number[]) => {
-    const out = new Float32Array(idx.length * dims);
-    idx.forEach((r, i) => out.set(data.subarray(r * dims, (r + 1) * dims), i * dims));
-    return out;
-  };
+  const dims = p.raw.dims;
+  const rows = (idx: number[]) => rawRows(p, idx);
   const tr = rows(s.train);
   const mu = meanRow(tr, dims);
   const support = centerNormalize(tr, dims, mu);
@@ -143,12 +147,8 @@ export function knnProbs(p: Prepared, y: Int32Array, k: number, s: Split): Float
 
 /** softmax(10 · cosine to each class prototype) for the rows `val`, prototypes from the rows `train` (as the prototype head). */
 export function prototypeProbs(p: Prepared, y: Int32Array, k: number, s: Split): Float32Array {
-  const { data, dims } = p.raw;
-  const rows = (idx: number[]) => {
-    const out = new Float32Array(idx.length * dims);
-    idx.forEach((r, i) => out.set(data.subarray(r * dims, (r + 1) * dims), i * dims));
-    return out;
-  };
+  const dims = p.raw.dims;
+  const rows = (idx: number[]) => rawRows(p, idx);
   const proto = computePrototypes({ data: rows(s.train), shape: [dims], labels: labelsOf(y, s.train), paths: [] }, k);
   const unit = centerNormalize(rows(s.val), dims, proto.center);
   const out = new Float32Array(s.val.length * k);
