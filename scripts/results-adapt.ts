@@ -39,7 +39,7 @@ for (const seed of seeds) {
   const model = path.join(out, `source-${seed}`);
   let t = Date.now();
   // The source model is what `graft train` gives with no tuning flag (at --size).
-  await trainClassifier({ data, out: model, inputSize: size, seed, cacheDir, quiet: true });
+  await trainClassifier({ data, out: model, force: true, inputSize: size, seed, cacheDir, quiet: true });
   const clean = await evaluateModelDir(model, path.join(data, 'test'));
   log({ seed, shift: 'none', method: 'source-only', accuracy: clean.accuracy, seconds: (Date.now() - t) / 1000 });
   for (const shift of shifts) {
