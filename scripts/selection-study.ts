@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { openBackbone, candidateCuts } from '../src/backbones/index.js';
 import { cachedExtract } from '../src/features/cached.js';
 import { loadImageFolder } from '../src/data/dataset.js';
-import { selectProbe, fitChosenLinear, type ProbeBlock, type ProbeScore, type SelectOptions } from '../src/heads/probe.js';
+import { selectProbe, fitChosenLinear, blockRows, type ProbeBlock, type ProbeScore, type SelectOptions } from '../src/heads/probe.js';
 import { fewShotHead, headOnlyModel } from '../src/heads/index.js';
 import { Rng, deriveSeed } from '../src/data/rng.js';
 
@@ -65,12 +65,6 @@ function split(data: Float32Array, n: number, dims: number[], names: string[]): 
     return { name, dims: d, data: out };
   });
 }
-
-const take = (b: ProbeBlock, rows: number[]): ProbeBlock => {
-  const out = new Float32Array(rows.length * b.dims);
-  rows.forEach((r, i) => out.set(b.data.subarray(r * b.dims, (r + 1) * b.dims), i * b.dims));
-  return { name: b.name, dims: b.dims, data: out };
-};
 
 /** Test accuracy of the chosen configuration refit on the labelled rows. */
 async function testAccuracy(train: ProbeBlock[], y: Int32Array, test: ProbeBlock[], yt: Int32Array, k: number, chosen: ProbeScore): Promise<number> {
@@ -135,7 +129,7 @@ async function main(): Promise<void> {
     const testRows = Array.from({ length: test.items.length }, (_, i) => np + i);
     const yAll = r.features.labels;
     const yt = Int32Array.from(testRows, (i) => yAll[i]!);
-    const testBlocks = blocks.map((b) => take(b, testRows));
+    const testBlocks = blocks.map((b) => blockRows(b, testRows));
     const byClass = Array.from({ length: k }, (_, c) => [...Array(np).keys()].filter((i) => yAll[i] === c));
     console.log(`\n## ${set}: ${k} classes, pool ${np}, test ${yt.length}`);
     for (const budget of BUDGETS) {
@@ -145,7 +139,7 @@ async function main(): Promise<void> {
       for (let seed = 0; seed < SEEDS; seed++) {
         const rows = byClass.flatMap((rs, c) => new Rng(deriveSeed(seed, 'study', set, c)).shuffle([...rs]).slice(0, budget)).sort((a, b) => a - b);
         const y = Int32Array.from(rows, (i) => yAll[i]!);
-        const tr = blocks.map((b) => take(b, rows));
+        const tr = blocks.map((b) => blockRows(b, rows));
         for (const c of cuts) {
           const sel = await selectProbe(tr.filter((b) => b.name === c), y, k, { seed, heads: ['linear'], concat: false });
           (perCut[c] ??= []).push(await testAccuracy(tr, y, testBlocks, yt, k, sel.chosen));

@@ -106,6 +106,13 @@ export async function linearScores(p: Prepared, n: number, y: Int32Array, k: num
   return { acc: out, logp };
 }
 
+/** The rows `rows` of a candidate block, in that order. */
+export function blockRows(b: ProbeBlock, rows: number[]): ProbeBlock {
+  const data = new Float32Array(rows.length * b.dims);
+  rows.forEach((r, i) => data.set(b.data.subarray(r * b.dims, (r + 1) * b.dims), i * b.dims));
+  return { name: b.name, dims: b.dims, data };
+}
+
 /** The raw (unstandardised) rows `idx` of a candidate, row-major. */
 function rawRows(p: Prepared, idx: number[]): Float32Array {
   const { data, dims } = p.raw;

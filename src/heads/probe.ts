@@ -5,7 +5,7 @@ import { argmaxRows } from '../evaluate/metrics.js';
 import { cholesky, columnStats, solveUpperT, transposeTimes } from './gram.js';
 import { prepare, coordinates, labelsOf, acc, meanSd, linearScores, knnProbs, prototypeProbs, prototypeScores, softmaxRows, type Split, type ProbeBlock } from './probe-scores.js';
 
-export { KNN_K, type ProbeBlock } from './probe-scores.js';
+export { KNN_K, blockRows, type ProbeBlock } from './probe-scores.js';
 
 /**
  * Model selection for a head on frozen features, the way a careful practitioner does it: every

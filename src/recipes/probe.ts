@@ -9,7 +9,7 @@ import { concatFeatures, type FeatureSet } from '../features/feature-set.js';
 import { HEAD_LAYER_NAMES } from '../transfer/head.js';
 import { fewShotHead, buildHeadModel, headOnlyModel } from '../heads/index.js';
 import { staticHeadEngine } from '../heads/static-engine.js';
-import { selectProbe, fitChosenLinear, heldOutProbs, standardError, type ProbeBlock, type ProbeScore, type ProbeSelection } from '../heads/probe.js';
+import { selectProbe, fitChosenLinear, heldOutProbs, standardError, blockRows, type ProbeBlock, type ProbeScore, type ProbeSelection } from '../heads/probe.js';
 import { fineTuneAtCut, AUTO_FINE_TUNE_BLOCKS, AUTO_FINE_TUNE_MIN } from './fine-tune-cut.js';
 import type { RecipeContext, RecipeResult } from './context.js';
 
@@ -80,7 +80,7 @@ export async function probeRecipe(ctx: RecipeContext): Promise<RecipeResult> {
     const single = why.single!;
     const held = new Set(holdout);
     const trainRows = [...rows.labels.keys()].filter((i) => !held.has(i));
-    const init = await fitChosenLinear(blocks.map((b) => takeRows(b, trainRows)), Int32Array.from(trainRows, (i) => rows.labels[i]!), k, single);
+    const init = await fitChosenLinear(blocks.map((b) => blockRows(b, trainRows)), Int32Array.from(trainRows, (i) => rows.labels[i]!), k, single);
     const ft = await fineTuneAtCut(ctx, single.cuts[0]!, AUTO_FINE_TUNE_BLOCKS, init);
     // The bar is the best frozen score on this split (the single cut it started from may be it,
     // and was picked on this split, so it is optimistic) plus one standard error: fine-tuning
@@ -170,12 +170,6 @@ function fineTuneDecision(ctx: RecipeContext, sel: ProbeSelection, labelled: num
   if (ctx.deadline !== undefined && Date.now() > ctx.deadline) return no(`the time budget of ${o.timeBudget} s is spent`);
   return { tried: true, reason: `${labelled} labelled images (tried from ${AUTO_FINE_TUNE_MIN}); starting from ${single.cuts[0]}, the best single cut (held-out ${(single.accuracy * 100).toFixed(1)}%)`, single };
 }
-
-const takeRows = (b: ProbeBlock, rows: number[]): ProbeBlock => {
-  const data = new Float32Array(rows.length * b.dims);
-  rows.forEach((r, i) => data.set(b.data.subarray(r * b.dims, (r + 1) * b.dims), i * b.dims));
-  return { name: b.name, dims: b.dims, data };
-};
 
 /** Augmented views per labelled image when some class has a single image. */
 const VIEWS = 4;
